@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -81,15 +82,15 @@ class LocalHost:
             t.start()
         try:
             proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            try:
+        except subprocess.TimeoutExpired as e:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             proc.wait()
             for t in readers:
                 t.join()
-            raise CommandTimeoutError(argv, timeout or 0, "".join(out), "".join(err))
+            raise CommandTimeoutError(
+                argv, timeout or 0, "".join(out), "".join(err)
+            ) from e
         for t in readers:
             t.join()
         return CommandResult(tuple(argv), proc.returncode, "".join(out), "".join(err))
