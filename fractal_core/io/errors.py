@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from fractal_core.errors import FractalCoreError
+from fractal_core.images.errors import IncompatibleTypeFiltersError
 
 if TYPE_CHECKING:
     from fractal_core.io.matching import TaskResolution
@@ -70,8 +71,11 @@ class TaskResolutionError(WorkflowImportError):
         return [res.to_dict() for res in self.resolutions]
 
 
-class ImportTypeFiltersError(WorkflowImportError):
-    """A workflow task's ``type_filters`` contradict its task's ``input_types``."""
+class ImportTypeFiltersError(WorkflowImportError, IncompatibleTypeFiltersError):
+    """A workflow task's ``type_filters`` contradict its task's ``input_types``.
+
+    Also an ``IncompatibleTypeFiltersError``, so callers may catch either.
+    """
 
     def __init__(
         self,
