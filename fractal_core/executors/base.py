@@ -83,6 +83,7 @@ class UnitFailure:
     message: str
     returncode: int | None = None
     log: str = ""
+    log_file: Path | None = None  # where the complete output of the unit lives
 
 
 @dataclass(frozen=True)

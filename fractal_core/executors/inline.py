@@ -1,0 +1,132 @@
+"""`InlineExecutor`: a synchronous executor for tests, yours and ours.
+
+`submit` runs every unit one after the other before returning, so the handle it
+returns is already done. A unit whose `command` string is registered in
+`tasks` runs as a Python call in this process, honouring the same file contract
+as a real task (as `fractal_task_tools.task_wrapper.run_fractal_task` does):
+
+- the arguments are read from `unit.args_file` and passed as keyword arguments;
+- the return value is written as JSON to `unit.output_file` (`None` → `null`);
+- the output file must not exist beforehand (real tasks exit with an error then);
+- an exception is a failure with returncode 1; its traceback goes to the log file.
+
+Any other command runs as a real subprocess, synchronously, with the same checks
+as `LocalExecutor`, unless `allow_subprocess=False` (then it fails as
+INVALID_COMMAND). Example::
+
+    def my_task(*, zarr_url: str) -> dict:
+        return {"image_list_updates": [{"zarr_url": zarr_url}]}
+
+    executor = InlineExecutor({"my-task": my_task})
+    results = executor.submit(units).results()
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+
+from ._limits import check_unique_ids
+from ._limits import submission_limit
+from ._process import ExecutorContext
+from ._process import start_process
+from ._unit import failed
+from ._unit import judge_exit
+from .base import ExecutorError
+from .base import FailureKind
+from .base import UnitResult
+from .base import WorkUnit
+
+logger = logging.getLogger(__name__)
+
+TaskFunction = Callable[..., Any]
+
+
+class CompletedHandle:
+    """A handle whose results are all known already (see `base.Handle`)."""
+
+    def __init__(self, results: dict[str, UnitResult]) -> None:
+        self._results = dict(results)
+
+    def done(self) -> bool:
+        return True
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return True
+
+    def cancel(self) -> None:
+        """Nothing to cancel: every unit already ran."""
+
+    def results(self) -> dict[str, UnitResult]:
+        return dict(self._results)
+
+
+class InlineExecutor(ExecutorContext):
+    """Runs units synchronously: registered Python callables, else subprocesses."""
+
+    def __init__(
+        self,
+        tasks: Mapping[str, TaskFunction] | None = None,
+        *,
+        allow_subprocess: bool = True,
+    ) -> None:
+        self.tasks: dict[str, TaskFunction] = dict(tasks or {})
+        self.allow_subprocess = allow_subprocess
+        self._closed = False
+
+    def register(self, command: str, function: TaskFunction) -> None:
+        """Make units with this exact `command` string call `function`."""
+        self.tasks[command] = function
+
+    def submit(self, units: Sequence[WorkUnit]) -> CompletedHandle:
+        """Run every unit now, in order; return a handle that is already done."""
+        if self._closed:
+            raise ExecutorError("InlineExecutor is shut down: submission refused.")
+        check_unique_ids(units)
+        submission_limit(units)  # same validation as the local executor
+        return CompletedHandle({unit.id: self._run(unit) for unit in units})
+
+    def _run(self, unit: WorkUnit) -> UnitResult:
+        function = self.tasks.get(unit.command)
+        if function is not None:
+            return self._call(unit, function)
+        if not self.allow_subprocess:
+            return failed(
+                unit,
+                FailureKind.INVALID_COMMAND,
+                f"No Python task registered for command={unit.command!r} and "
+                "subprocesses are disabled.",
+            )
+        return self._subprocess(unit)
+
+    def _call(self, unit: WorkUnit, function: TaskFunction) -> UnitResult:
+        unit.log_file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if unit.output_file.exists():
+                raise FileExistsError(
+                    f"Output file {unit.output_file} already exists; tasks refuse "
+                    "to overwrite it."
+                )
+            args = json.loads(unit.args_file.read_text())
+            value = function(**args)
+            unit.output_file.write_text(json.dumps(value, indent=2))
+        except Exception:
+            unit.log_file.write_text(traceback.format_exc())
+            return judge_exit(unit, 1)
+        unit.log_file.write_text("")
+        return judge_exit(unit, 0)
+
+    def _subprocess(self, unit: WorkUnit) -> UnitResult:
+        proc = start_process(unit)
+        if isinstance(proc, UnitResult):
+            return proc
+        return judge_exit(unit, proc.wait())
+
+    def shutdown(self, *, cancel: bool = False) -> None:
+        """Refuse further submissions (nothing runs in the background)."""
+        self._closed = True

@@ -1,0 +1,291 @@
+"""`LocalExecutor`: every unit is a real subprocess on this machine.
+
+Each unit runs `shlex.split(command) + ["--args-json", A, "--out-json", O]` with no
+shell, stdout and stderr both into its log file, environment `os.environ` plus
+`unit.env`, in its own process group so that cancellation reaches its children.
+
+Concurrency has two bounds: `max_workers` for the whole executor (like the
+reference's thread pool) and, per submission, the units' `parallel_tasks_per_job`.
+By default at most that many units of a submission run at any moment and a new
+one starts as soon as one finishes; `chunk_barrier=True` reproduces the reference
+exactly (chunks of that size, the next chunk starting when the whole previous one
+is over). Unlike the reference, `cancel()` also stops running processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from ._limits import check_unique_ids
+from ._limits import submission_limit
+from ._process import ExecutorContext
+from ._process import start_process
+from ._unit import cancelled
+from ._unit import failed
+from ._unit import judge_exit
+from .base import ExecutorError
+from .base import FailureKind
+from .base import UnitResult
+from .base import WorkUnit
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CANCEL_GRACE = 5.0
+
+
+def default_max_workers() -> int:
+    """The reference's pool size: Python's `ThreadPoolExecutor` default."""
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
+class _State(enum.Enum):
+    PENDING = "pending"  # not started (maybe queued in the pool)
+    STARTING = "starting"  # a worker took it; the process may not exist yet
+    RUNNING = "running"
+    DONE = "done"
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    """Send `sig` to the unit's process group while its leader is not reaped."""
+    if proc.returncode is not None:
+        return  # reaped: the group id may no longer be ours
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+class LocalHandle:
+    """One submission to a `LocalExecutor`; thread-safe, see `base.Handle`."""
+
+    def __init__(
+        self,
+        pool: ThreadPoolExecutor,
+        units: Sequence[WorkUnit],
+        *,
+        limit: int | None,
+        chunk_barrier: bool,
+        cancel_grace: float,
+    ) -> None:
+        self._pool = pool
+        self._units = list(units)
+        self._limit = limit if limit is not None else max(len(self._units), 1)
+        self._chunk_barrier = chunk_barrier
+        self._cancel_grace = cancel_grace
+        self._cond = threading.Condition()
+        self._state = [_State.PENDING] * len(self._units)
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._results: dict[int, UnitResult] = {}
+        self._next = 0
+        self._in_flight = 0
+        self._cancelled = False
+
+    # -- scheduling -----------------------------------------------------------
+
+    def _start(self) -> None:
+        with self._cond:
+            self._pump()
+
+    def _pump(self) -> None:
+        """Hand as many units to the pool as the submission limit allows (locked)."""
+        if self._cancelled:
+            return
+        remaining = len(self._units) - self._next
+        if self._chunk_barrier:
+            count = min(self._limit, remaining) if self._in_flight == 0 else 0
+        else:
+            count = min(self._limit - self._in_flight, remaining)
+        for _ in range(count):
+            index = self._next
+            self._next += 1
+            self._in_flight += 1
+            self._pool.submit(self._run, index)
+
+    def _finish(self, index: int, result: UnitResult) -> None:
+        with self._cond:
+            self._procs.pop(index, None)
+            if self._state[index] is not _State.DONE:
+                self._state[index] = _State.DONE
+                self._results[index] = result
+            self._in_flight -= 1
+            self._pump()
+            self._cond.notify_all()
+
+    # -- one unit (runs in a pool thread) ---------------------------------------
+
+    def _run(self, index: int) -> None:
+        unit = self._units[index]
+        with self._cond:
+            if self._state[index] is _State.DONE:  # cancelled while queued
+                self._in_flight -= 1
+                self._cond.notify_all()
+                return
+            self._state[index] = _State.STARTING
+        try:
+            result = self._run_process(index, unit)
+        except Exception as exc:  # never leave a unit without a result
+            logger.exception("Unexpected error running unit %s", unit.id)
+            result = failed(
+                unit, FailureKind.EXECUTOR_ERROR, f"Executor error: {exc!r}"
+            )
+        self._finish(index, result)
+
+    def _run_process(self, index: int, unit: WorkUnit) -> UnitResult:
+        proc = start_process(unit)
+        if isinstance(proc, UnitResult):
+            return proc
+        with self._cond:
+            self._procs[index] = proc
+            self._state[index] = _State.RUNNING
+            cancel_now = self._cancelled
+        if cancel_now:  # cancel() ran while the process was being created
+            self._terminate([proc])
+        returncode = proc.wait()
+        with self._cond:
+            was_cancelled = self._cancelled
+        if was_cancelled and returncode != 0:
+            return cancelled(unit, returncode=returncode)
+        return judge_exit(unit, returncode)
+
+    # -- cancellation -------------------------------------------------------------
+
+    def _terminate(self, procs: list[subprocess.Popen[bytes]]) -> None:
+        """SIGTERM now, SIGKILL after the grace period for whoever is still alive."""
+        for proc in procs:
+            _signal_group(proc, signal.SIGTERM)
+
+        def escalate() -> None:
+            deadline = time.monotonic() + self._cancel_grace
+            while time.monotonic() < deadline:
+                if all(p.returncode is not None for p in procs):
+                    return
+                time.sleep(0.05)
+            for proc in procs:
+                _signal_group(proc, signal.SIGKILL)
+
+        threading.Thread(target=escalate, name="fractal-unit-kill", daemon=True).start()
+
+    def cancel(self) -> None:
+        """Mark queued units CANCELLED and terminate the running processes."""
+        with self._cond:
+            if self._cancelled:
+                return
+            self._cancelled = True
+            for index, state in enumerate(self._state):
+                if state is _State.PENDING:
+                    self._state[index] = _State.DONE
+                    self._results[index] = cancelled(self._units[index])
+            running = list(self._procs.values())
+            self._cond.notify_all()
+        logger.info("Cancelling submission: %d running units terminated", len(running))
+        if running:
+            self._terminate(running)
+
+    # -- observation ----------------------------------------------------------------
+
+    def done(self) -> bool:
+        with self._cond:
+            return len(self._results) == len(self._units)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: len(self._results) == len(self._units), timeout
+            )
+
+    def results(self) -> dict[str, UnitResult]:
+        self.wait()
+        with self._cond:
+            return {
+                self._units[index].id: self._results[index]
+                for index in range(len(self._units))
+            }
+
+    def __len__(self) -> int:
+        return len(self._units)
+
+
+class LocalExecutor(ExecutorContext):
+    """Runs units as subprocesses on a thread pool of `max_workers` threads.
+
+    `max_workers=None` uses Python's pool default, like the reference; the
+    effective concurrency of a submission is min(parallel_tasks_per_job, max_workers).
+    `cancel_grace` is how long cancelled processes get between SIGTERM and SIGKILL.
+    Use as a context manager: leaving the block waits for all units, or cancels
+    them when an exception escapes.
+    """
+
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        *,
+        chunk_barrier: bool = False,
+        cancel_grace: float = DEFAULT_CANCEL_GRACE,
+    ) -> None:
+        if max_workers is not None and (
+            isinstance(max_workers, bool)
+            or not isinstance(max_workers, int)
+            or max_workers < 1
+        ):
+            raise ExecutorError(
+                f"max_workers={max_workers!r} must be a positive integer or None."
+            )
+        if cancel_grace < 0:
+            raise ExecutorError(f"cancel_grace={cancel_grace!r} must not be negative.")
+        self.max_workers = max_workers or default_max_workers()
+        self.chunk_barrier = chunk_barrier
+        self.cancel_grace = cancel_grace
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.max_workers, thread_name_prefix="fractal-unit"
+        )
+        self._lock = threading.Lock()
+        self._handles: list[LocalHandle] = []
+        self._closed = False
+
+    def submit(self, units: Sequence[WorkUnit]) -> LocalHandle:
+        """Start `units` (ids unique); returns at once with a handle."""
+        check_unique_ids(units)
+        limit = submission_limit(units)
+        if limit is not None and limit > self.max_workers:
+            logger.info(
+                "parallel_tasks_per_job=%d exceeds max_workers=%d: at most %d "
+                "units will run at once",
+                limit,
+                self.max_workers,
+                self.max_workers,
+            )
+        with self._lock:
+            if self._closed:
+                raise ExecutorError("LocalExecutor is shut down: submission refused.")
+            handle = LocalHandle(
+                self._pool,
+                units,
+                limit=limit,
+                chunk_barrier=self.chunk_barrier,
+                cancel_grace=self.cancel_grace,
+            )
+            self._handles = [h for h in self._handles if not h.done()]
+            self._handles.append(handle)
+        logger.debug("Submitted %d units (limit %s)", len(units), limit)
+        handle._start()
+        return handle
+
+    def shutdown(self, *, cancel: bool = False) -> None:
+        """Refuse new submissions, optionally cancel, wait for every unit, release."""
+        with self._lock:
+            self._closed = True
+            handles = list(self._handles)
+            self._handles.clear()
+        if cancel:
+            for handle in handles:
+                handle.cancel()
+        for handle in handles:
+            handle.wait()
+        self._pool.shutdown(wait=True)

@@ -1,0 +1,108 @@
+"""Fixtures for executor tests: a real task script and a factory of work units."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fractal_core.executors import ResourceRequest
+from fractal_core.executors import WorkUnit
+
+# A tiny "task": what it does is driven by its --args-json file.
+TASK_SCRIPT = textwrap.dedent(
+    """
+    import argparse, json, os, signal, subprocess, sys, time
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--args-json", required=True)
+    parser.add_argument("--out-json", required=True)
+    ns = parser.parse_args()
+    if os.path.exists(ns.out_json):
+        sys.exit("out-json exists already")
+    args = json.load(open(ns.args_json))
+    stamps = args.get("stamps")
+    if stamps:
+        with open(os.path.join(stamps, args["name"] + ".start"), "w") as f:
+            f.write(repr(time.time()))
+    if args.get("pid_file"):
+        with open(args["pid_file"] + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.replace(args["pid_file"] + ".tmp", args["pid_file"])
+    if args.get("ignore_term"):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if args.get("child_pid_file"):
+        child = subprocess.Popen(["sleep", "600"])
+        with open(args["child_pid_file"] + ".tmp", "w") as f:
+            f.write(str(child.pid))
+        os.replace(args["child_pid_file"] + ".tmp", args["child_pid_file"])
+    print("hello from stdout", flush=True)
+    print("hello from stderr", file=sys.stderr, flush=True)
+    if args.get("log_size"):
+        sys.stderr.write("x" * args["log_size"] + "END-OF-LOG")
+        sys.stderr.flush()
+    time.sleep(args.get("sleep", 0))
+    if stamps:
+        with open(os.path.join(stamps, args["name"] + ".end"), "w") as f:
+            f.write(repr(time.time()))
+    if args.get("self_kill"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    if "raw_output" in args:
+        with open(ns.out_json, "w") as f:
+            f.write(args["raw_output"])
+    elif "output" in args:
+        with open(ns.out_json, "w") as f:
+            json.dump(args["output"], f)
+    elif "env_key" in args:
+        with open(ns.out_json, "w") as f:
+            json.dump({"value": os.environ.get(args["env_key"]),
+                       "has_path": "PATH" in os.environ,
+                       "cwd": os.getcwd()}, f)
+    sys.exit(args.get("exit", 0))
+    """
+)
+
+UnitFactory = Callable[..., WorkUnit]
+
+
+@pytest.fixture
+def task_command(tmp_path: Path) -> str:
+    """`<python> <script>`: the command string of the test task."""
+    script = tmp_path / "task.py"
+    script.write_text(TASK_SCRIPT)
+    return f"{sys.executable} {script}"
+
+
+@pytest.fixture
+def make_unit(tmp_path: Path, task_command: str) -> UnitFactory:
+    """Build a unit named `name` whose args file holds `args`."""
+
+    def factory(
+        name: str,
+        args: dict[str, Any] | None = None,
+        *,
+        command: str | None = None,
+        parallel: int | None = None,
+        env: dict[str, str] | None = None,
+        workdir: Path | None = None,
+    ) -> WorkUnit:
+        folder = tmp_path / "job"
+        folder.mkdir(exist_ok=True)
+        args_file = folder / f"{name}-args.json"
+        args_file.write_text(json.dumps({"name": name, **(args or {})}))
+        return WorkUnit(
+            id=name,
+            command=task_command if command is None else command,
+            args_file=args_file,
+            output_file=folder / f"{name}-metadiff.json",
+            log_file=folder / "logs" / f"{name}-log.txt",
+            resources=ResourceRequest(parallel_tasks_per_job=parallel),
+            env=env or {},
+            workdir=workdir,
+        )
+
+    return factory
