@@ -9,9 +9,8 @@ from datetime import timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from io_factories import build_group as make_group
 
-from fractal_core.domain.task import Task
-from fractal_core.domain.task_group import TaskGroup
 from fractal_core.io.matching import Ownership
 from fractal_core.io.matching import ResolutionFailure
 from fractal_core.io.matching import TaskGroupDisambiguationError
@@ -23,40 +22,6 @@ from fractal_core.io.schemas import TaskImport
 from fractal_core.io.versions import version_sort_key
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-
-
-def make_group(
-    gid: int,
-    version: str,
-    *,
-    pkg_name: str = "package_name",
-    tasks: tuple[str, ...] = ("task_name",),
-    user_id: int = 1,
-    user_group_id: int | None = None,
-    active: bool = True,
-    is_core: bool = False,
-) -> TaskGroup:
-    task_list = [
-        Task(
-            id=gid * 100 + i,
-            name=name,
-            type="parallel",
-            command_parallel=f"/bin/echo {name}",
-            version=version,
-            is_core=is_core,
-        )
-        for i, name in enumerate(tasks)
-    ]
-    return TaskGroup(
-        id=gid,
-        origin="other",
-        pkg_name=pkg_name,
-        version=version,
-        user_id=user_id,
-        user_group_id=user_group_id,
-        active=active,
-        task_list=task_list,
-    )
 
 
 def ref(version: str | None = "1.0.0", **kw: str) -> TaskImport:
