@@ -1,0 +1,58 @@
+"""One `filelock.FileLock` per task-group folder, held for a whole operation.
+
+The lock file is the folder's sibling `<path>.lock` (it must survive removal of
+the folder itself); with a remote host, locks live under a local `lock_dir`
+instead, so they serialise operations started from this machine only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from filelock import FileLock
+from filelock import Timeout
+
+from .errors import TaskLifecycleError
+
+
+def lock_path(path: str, lock_dir: str | None = None) -> str:
+    """Where the lock of task-group folder `path` lives on this machine."""
+    if lock_dir is None:
+        return path.rstrip("/") + ".lock"
+    digest = hashlib.sha256(path.encode()).hexdigest()[:32]
+    return os.path.join(lock_dir, f"taskgroup-{digest}.lock")
+
+
+@contextmanager
+def task_group_lock(
+    path: str,
+    *,
+    lock_dir: str | None = None,
+    timeout: float = -1,
+    on_wait: object = None,
+) -> Iterator[str]:
+    """Hold the lock of `path` (creating the lock's folder); yield the lock path.
+
+    `on_wait`, if callable, is called once with a message when the lock is busy.
+    """
+    target = lock_path(path, lock_dir)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    lock = FileLock(target)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if callable(on_wait):
+            on_wait(f"Waiting for the lock {target} (another operation holds it).")
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout as e:
+            raise TaskLifecycleError(
+                f"Could not acquire the lock {target} within {timeout} seconds."
+            ) from e
+    try:
+        yield target
+    finally:
+        lock.release()

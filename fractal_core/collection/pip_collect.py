@@ -1,0 +1,297 @@
+"""Collect a task package into a fresh venv: from the package index or a wheel file.
+
+Inputs are validated (and, for PyPI, the version resolved) before anything is
+created: a bad request raises at once. From there on the operation never raises:
+it holds the task-group folder's file lock, records each step on a `collect`
+activity, and on any failure removes the folder it created and returns a failed
+activity with no task group.
+
+Concurrency: two processes collecting the same package and version take the
+same lock; the second waits, then finds the folder present and ends with a
+failed activity ("... already exists.") without touching the first one's folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+from collections.abc import Mapping
+
+from ..domain.task_group import TaskGroup
+from ..domain.task_group import TaskGroupActivityAction
+from ..domain.task_group import TaskGroupOrigin
+from ..hosts import Host
+from ..hosts import LocalHost
+from .activity import ActivityListener
+from .activity import ActivityLog
+from .config import CollectionSettings
+from .errors import InvalidCollectionRequest
+from .errors import TaskGroupPathExists
+from .locking import task_group_lock
+from .manifest_tasks import manifest_from_wheel
+from .manifest_tasks import tasks_from_installed_manifest
+from .pypi import resolve_version
+from .result import OperationResult
+from .specs import parse_wheel_name
+from .specs import task_group_path
+from .specs import validate_extras
+from .specs import validate_package_name
+from .specs import validate_pins
+from .specs import validate_python_version
+from .specs import validate_version
+from .steps import StepRunner
+from .steps import venv_python
+
+logger = logging.getLogger(__name__)
+
+FREEZE_FILENAME = "pip_freeze.txt"
+"""Copy of `env_info` kept in the task-group folder (survives deactivation)."""
+
+
+def group_folder(
+    settings: CollectionSettings, user_id: int | None, pkg: str, ver: str
+) -> str:
+    """`<base>/<user_id>/<pkg>/<version>` (no user level when `user_id` is None)."""
+    return task_group_path(settings.base_dir, user_id, pkg, ver)
+
+
+def _new_pip_group(
+    *,
+    origin: TaskGroupOrigin,
+    pkg_name: str,
+    version: str,
+    settings: CollectionSettings,
+    host: Host,
+    python_version: str,
+    extras: str | None,
+    pins_pre: Mapping[str, str] | None,
+    pins_post: Mapping[str, str] | None,
+    user_id: int | None,
+    user_group_id: int | None,
+    resource_id: int | None,
+) -> TaskGroup:
+    path = group_folder(settings, user_id, pkg_name, version)
+    if host.exists(path):
+        raise TaskGroupPathExists(f"{path} already exists.")
+    return TaskGroup(
+        origin=origin,
+        pkg_name=pkg_name,
+        version=version,
+        python_version=python_version,
+        path=path,
+        venv_path=posixpath.join(path, "venv"),
+        pip_extras=extras,
+        pinned_package_versions_pre=dict(pins_pre or {}),
+        pinned_package_versions_post=dict(pins_post or {}),
+        user_id=user_id,
+        user_group_id=user_group_id,
+        resource_id=resource_id,
+    )
+
+
+def _validate_common(
+    extras: str | None,
+    pins_pre: Mapping[str, str] | None,
+    pins_post: Mapping[str, str] | None,
+    python_version: str | None,
+    settings: CollectionSettings,
+) -> tuple[str | None, str, str]:
+    extras = validate_extras(extras)
+    validate_pins(pins_pre, field="pinned_package_versions_pre")
+    validate_pins(pins_post, field="pinned_package_versions_post")
+    version, interpreter = settings.python.interpreter(
+        validate_python_version(python_version)
+    )
+    return extras, version, interpreter
+
+
+def collect_pypi(
+    package: str,
+    *,
+    settings: CollectionSettings,
+    host: Host | None = None,
+    version: str | None = None,
+    extras: str | None = None,
+    python_version: str | None = None,
+    pinned_package_versions_pre: Mapping[str, str] | None = None,
+    pinned_package_versions_post: Mapping[str, str] | None = None,
+    user_id: int | None = None,
+    user_group_id: int | None = None,
+    resource_id: int | None = None,
+    on_change: ActivityListener | None = None,
+) -> OperationResult:
+    """Collect `package` (version resolved on the index when omitted)."""
+    host = host or LocalHost()
+    pkg_name = validate_package_name(package)
+    if version is not None:
+        validate_version(version, field="package_version")
+    extras, py_version, base_python = _validate_common(
+        extras,
+        pinned_package_versions_pre,
+        pinned_package_versions_post,
+        python_version,
+        settings,
+    )
+    resolved = resolve_version(
+        host,
+        base_python,
+        pkg_name,
+        version,
+        index_url=settings.index_url,
+        timeout=settings.step_timeout,
+    )
+    group = _new_pip_group(
+        origin=TaskGroupOrigin.PYPI,
+        pkg_name=pkg_name,
+        version=resolved,
+        settings=settings,
+        host=host,
+        python_version=py_version,
+        extras=extras,
+        pins_pre=pinned_package_versions_pre,
+        pins_post=pinned_package_versions_post,
+        user_id=user_id,
+        user_group_id=user_group_id,
+        resource_id=resource_id,
+    )
+    return run_pip_collection(group, settings, host, base_python, None, on_change)
+
+
+def collect_wheel(
+    wheel_path: str | os.PathLike[str],
+    *,
+    settings: CollectionSettings,
+    host: Host | None = None,
+    extras: str | None = None,
+    python_version: str | None = None,
+    pinned_package_versions_pre: Mapping[str, str] | None = None,
+    pinned_package_versions_post: Mapping[str, str] | None = None,
+    user_id: int | None = None,
+    user_group_id: int | None = None,
+    resource_id: int | None = None,
+    check_manifest_first: bool = True,
+    on_change: ActivityListener | None = None,
+) -> OperationResult:
+    """Collect a local wheel file; it is copied into the task-group folder.
+
+    With `check_manifest_first` the manifest inside the wheel is validated (and
+    its tasks dry-run built, so repeated names are refused) before installing.
+    """
+    host = host or LocalHost()
+    wheel_path = os.fspath(wheel_path)
+    name = parse_wheel_name(os.path.basename(wheel_path))
+    if not os.path.isfile(wheel_path):
+        raise InvalidCollectionRequest(
+            f"Invalid wheel file={wheel_path!r}: not a file."
+        )
+    extras, py_version, base_python = _validate_common(
+        extras,
+        pinned_package_versions_pre,
+        pinned_package_versions_post,
+        python_version,
+        settings,
+    )
+    if check_manifest_first:
+        manifest_from_wheel(wheel_path, name.version)
+    group = _new_pip_group(
+        origin=TaskGroupOrigin.WHEELFILE,
+        pkg_name=name.pkg_name,
+        version=name.version,
+        settings=settings,
+        host=host,
+        python_version=py_version,
+        extras=extras,
+        pins_pre=pinned_package_versions_pre,
+        pins_post=pinned_package_versions_post,
+        user_id=user_id,
+        user_group_id=user_group_id,
+        resource_id=resource_id,
+    )
+    return run_pip_collection(group, settings, host, base_python, wheel_path, on_change)
+
+
+def run_pip_collection(
+    group: TaskGroup,
+    settings: CollectionSettings,
+    host: Host,
+    base_python: str,
+    wheel_path: str | None,
+    on_change: ActivityListener | None = None,
+) -> OperationResult:
+    """The background part of pip collection (locked, recorded, cleaned on failure)."""
+    assert group.path is not None and group.venv_path is not None
+    log = ActivityLog.start(
+        TaskGroupActivityAction.COLLECT,
+        group.pkg_name,
+        group.version,
+        user_id=group.user_id,
+        taskgroupv2_id=group.id,
+        on_change=on_change,
+    )
+    try:
+        with task_group_lock(
+            group.path,
+            lock_dir=settings.lock_dir,
+            timeout=settings.lock_timeout,
+            on_wait=log.write,
+        ):
+            return _collect_locked(group, settings, host, base_python, wheel_path, log)
+    except Exception as e:  # lock timeout and other unexpected errors
+        log.fail(e)
+        return OperationResult(log.activity, None)
+
+
+def _collect_locked(
+    group: TaskGroup,
+    settings: CollectionSettings,
+    host: Host,
+    base_python: str,
+    wheel_path: str | None,
+    log: ActivityLog,
+) -> OperationResult:
+    path, venv_path = str(group.path), str(group.venv_path)
+    if host.exists(path):
+        log.fail(f"{path} already exists.")
+        return OperationResult(log.activity, None)
+    runner = StepRunner(host, log, settings)
+    created = False
+    try:
+        log.ongoing()
+        host.mkdir(path)
+        created = True
+        if wheel_path is not None:
+            dest = posixpath.join(path, os.path.basename(wheel_path))
+            host.put(wheel_path, dest)
+            group.archive_path = dest
+            log.write(f"Copied wheel file to {dest}")
+        python = runner.create_venv(base_python, venv_path)
+        runner.upgrade_pip(python)
+        runner.pip_install(
+            "install pinned packages (pre)", python, group.pinned_requirements("pre")
+        )
+        runner.pip_install("install package", python, [group.pip_install_string()])
+        runner.pip_install(
+            "install pinned packages (post)", python, group.pinned_requirements("post")
+        )
+        freeze = runner.pip_freeze(python)
+        manifest_path, installed = runner.locate_manifest(python, group.pkg_name)
+        log.write(f"Manifest: {manifest_path} (installed version {installed})")
+        tasks = tasks_from_installed_manifest(
+            host, manifest_path, python=venv_python(venv_path), version=group.version
+        )
+        group.set_task_list(tasks)
+        group.env_info = freeze
+        host.write_text(posixpath.join(path, FREEZE_FILENAME), freeze)
+        log.write(f"Collected {len(tasks)} tasks: {[t.name for t in tasks]}")
+        log.succeed()
+        return OperationResult(log.activity, group)
+    except Exception as e:
+        if created:
+            try:
+                host.remove_tree(path, base=settings.base_dir)
+                log.write(f"Removed {path}")
+            except Exception as rm_error:
+                log.write(f"Removing folder failed: {rm_error}", logging.ERROR)
+        log.fail(e)
+        return OperationResult(log.activity, None)
