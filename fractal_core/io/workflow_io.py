@@ -8,7 +8,6 @@ order with their meta merged over the task's defaults.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from typing import Any
 from fractal_core.errors import FractalCoreError
 from fractal_core.images.errors import IncompatibleTypeFiltersError
 from fractal_core.images.tools import merge_type_filters
+from fractal_core.io._files import write_json_file
 from fractal_core.io.errors import ImportTypeFiltersError
 from fractal_core.io.errors import LegacyTaskSourceError
 from fractal_core.io.errors import TaskResolutionError
@@ -41,9 +41,7 @@ __all__ = [
     "export_workflow_file",
     "find_legacy_source_references",
     "parse_workflow_import",
-    "read_json_file",
     "resolve_workflow_import",
-    "write_json_file",
 ]
 
 logger = logging.getLogger(__name__)
@@ -274,22 +272,6 @@ def export_workflow(workflow: Any, task_groups: Iterable[Any]) -> dict[str, Any]
         task_list=entries,
     )
     return export.model_dump(mode="json")
-
-
-def read_json_file(path: str | Path) -> Any:
-    """Parse a JSON file; errors name the file."""
-    file_path = Path(path)
-    try:
-        return json.loads(file_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise WorkflowImportError(f"{file_path} is not valid JSON: {error}") from error
-
-
-def write_json_file(data: Any, path: str | Path) -> Path:
-    """Write ``data`` as indented JSON (UTF-8) and return the path."""
-    file_path = Path(path)
-    file_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    return file_path
 
 
 def export_workflow_file(
