@@ -14,6 +14,7 @@ __all__ = [
     "ATTRIBUTE_KEYS",
     "TYPE_KEYS",
     "attribute_filters",
+    "attribute_updates",
     "attribute_values",
     "image_attributes",
     "image_lists",
@@ -75,6 +76,12 @@ image_attributes = st.dictionaries(
     st.sampled_from(ATTRIBUTE_KEYS), attribute_values, max_size=3
 )
 """An image's `attributes` dict (no None values)."""
+
+
+attribute_updates = st.dictionaries(
+    st.sampled_from(ATTRIBUTE_KEYS), attribute_values | st.none(), max_size=3
+)
+"""Task-output style attribute updates: a None value means "remove the key"."""
 
 
 def _image(
