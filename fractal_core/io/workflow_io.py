@@ -2,8 +2,8 @@
 
 Import runs in two steps: ``resolve_workflow_import`` validates the file and
 finds every task (nothing is built if any task fails, as in the reference),
-then ``import_workflow`` builds the domain workflow, inserting tasks in file
-order with their meta merged over the task's defaults.
+then ``build_workflow`` makes the domain ``Workflow``, tasks in file order with
+their meta merged over the task's defaults. ``import_workflow`` does both.
 """
 
 from __future__ import annotations
@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fractal_core.domain.workflow import Workflow
+from fractal_core.domain.workflow_task import WorkflowTask
+from fractal_core.domain.workflow_task import merged_meta
 from fractal_core.errors import FractalCoreError
 from fractal_core.images.errors import IncompatibleTypeFiltersError
 from fractal_core.images.tools import merge_type_filters
+from fractal_core.io._files import read_json_file
 from fractal_core.io._files import write_json_file
 from fractal_core.io.errors import ImportTypeFiltersError
 from fractal_core.io.errors import LegacyTaskSourceError
@@ -39,7 +43,10 @@ __all__ = [
     "WorkflowExportError",
     "export_workflow",
     "export_workflow_file",
+    "build_workflow",
     "find_legacy_source_references",
+    "import_workflow",
+    "import_workflow_file",
     "parse_workflow_import",
     "resolve_workflow_import",
 ]
@@ -119,14 +126,6 @@ def parse_workflow_import(data: Mapping[str, Any] | WorkflowImport) -> WorkflowI
     return WorkflowImport.model_validate(data)
 
 
-def _merged_meta(
-    task_meta: Mapping[str, Any] | None, file_meta: Mapping[str, Any] | None
-) -> dict[str, Any] | None:
-    merged = dict(task_meta or {})
-    merged.update(file_meta or {})
-    return merged or None
-
-
 def _apply_version_overrides(
     workflow: WorkflowImport, override_versions: Mapping[int, str]
 ) -> WorkflowImport:
@@ -164,10 +163,10 @@ def _resolved_entry(
     return ResolvedWorkflowTask(
         task=task,
         task_group=task_group,
-        meta_non_parallel=_merged_meta(
+        meta_non_parallel=merged_meta(
             getattr(task, "meta_non_parallel", None), entry.meta_non_parallel
         ),
-        meta_parallel=_merged_meta(
+        meta_parallel=merged_meta(
             getattr(task, "meta_parallel", None), entry.meta_parallel
         ),
         args_non_parallel=entry.args_non_parallel,
@@ -218,6 +217,78 @@ def resolve_workflow_import(
     return resolved
 
 
+def build_workflow(
+    resolved: ResolvedWorkflow,
+    *,
+    project_id: int | None = None,
+    validate_args: bool = False,
+) -> Workflow:
+    """The domain workflow of a resolved file (tasks appended in file order).
+
+    Like the reference's import, argument sides and argument schemas are not
+    checked unless ``validate_args`` (then ``ArgumentValidationError``);
+    reserved argument keys are always refused (``pydantic.ValidationError``).
+    """
+    task_list = [
+        WorkflowTask(
+            task=item.task,
+            meta_non_parallel=item.meta_non_parallel,
+            meta_parallel=item.meta_parallel,
+            args_non_parallel=item.args_non_parallel,
+            args_parallel=item.args_parallel,
+            type_filters=item.type_filters,
+            alias=item.alias,
+            description=item.description,
+        )
+        for item in resolved.task_list
+    ]
+    workflow = Workflow(
+        name=resolved.name,
+        description=resolved.description,
+        project_id=project_id,
+        task_list=task_list,
+    )
+    if validate_args:
+        workflow.validate_arguments()
+    return workflow
+
+
+def import_workflow(
+    data: Mapping[str, Any] | WorkflowImport,
+    task_groups: Iterable[Any],
+    ownership: Ownership | None = None,
+    *,
+    project_id: int | None = None,
+    override_versions: Mapping[int, str] | None = None,
+    validate_args: bool = False,
+) -> Workflow:
+    """Validate a workflow file's content, find its tasks and build the workflow.
+
+    Errors: ``LegacyTaskSourceError`` (``source`` references),
+    ``pydantic.ValidationError`` (schema), ``TaskResolutionError`` (tasks not
+    found or ambiguous, with the versions on offer), ``ImportTypeFiltersError``.
+    Tasks of inactive groups are imported; their warnings are logged and are
+    available from ``resolve_workflow_import``.
+    """
+    resolved = resolve_workflow_import(
+        data, task_groups, ownership, override_versions=override_versions
+    )
+    return build_workflow(resolved, project_id=project_id, validate_args=validate_args)
+
+
+def import_workflow_file(
+    path: str | Path,
+    task_groups: Iterable[Any],
+    ownership: Ownership | None = None,
+    **kwargs: Any,
+) -> Workflow:
+    """``import_workflow`` on the JSON content of ``path``."""
+    data = read_json_file(path, WorkflowImportError)
+    if not isinstance(data, Mapping):
+        raise WorkflowImportError(f"{path} does not hold a JSON object.")
+    return import_workflow(data, task_groups, ownership, **kwargs)
+
+
 def _locate_task(wftask: Any, task_groups: list[Any]) -> tuple[Any, Any]:
     """The (task group, task) of a workflow task, by task object or task id."""
     task = getattr(wftask, "task", None)
@@ -240,7 +311,7 @@ def _locate_task(wftask: Any, task_groups: list[Any]) -> tuple[Any, Any]:
     )
 
 
-def export_workflow(workflow: Any, task_groups: Iterable[Any]) -> dict[str, Any]:
+def export_workflow(workflow: Workflow, task_groups: Iterable[Any]) -> dict[str, Any]:
     """The workflow as fractal-server 2.19+ exports it (no ids, versions always set).
 
     Each task is written as ``{pkg_name, version, name}`` taken from its group;
@@ -275,7 +346,7 @@ def export_workflow(workflow: Any, task_groups: Iterable[Any]) -> dict[str, Any]
 
 
 def export_workflow_file(
-    workflow: Any, task_groups: Iterable[Any], path: str | Path
+    workflow: Workflow, task_groups: Iterable[Any], path: str | Path
 ) -> Path:
     """Write ``export_workflow(workflow, task_groups)`` to ``path``."""
     return write_json_file(export_workflow(workflow, task_groups), path)
