@@ -1,0 +1,65 @@
+"""Task-package collection (PyPI, wheel, custom environment, pixi) and lifecycle."""
+
+from __future__ import annotations
+
+from .activity import ActivityLog
+from .activity import check_no_activity_in_flight
+from .background import BackgroundOperation
+from .config import CollectionSettings
+from .config import PixiSettings
+from .config import PythonSettings
+from .custom import collect_custom
+from .errors import CollectionStepError
+from .errors import InvalidCollectionRequest
+from .errors import OngoingActivityError
+from .errors import PackageIndexError
+from .errors import PackageVersionNotFound
+from .errors import PixiNotAvailable
+from .errors import PythonVersionNotAvailable
+from .errors import TaskGroupPathExists
+from .errors import TaskGroupStateError
+from .errors import TaskLifecycleError
+from .lifecycle import deactivate
+from .lifecycle import delete
+from .lifecycle import reactivate
+from .pip_collect import collect_pypi
+from .pip_collect import collect_wheel
+from .pixi import collect_pixi
+from .pypi import choose_version
+from .result import OperationFailed
+from .result import OperationResult
+from .specs import parse_pixi_archive_name
+from .specs import parse_wheel_name
+from .specs import validate_package_name
+
+__all__ = [
+    "ActivityLog",
+    "BackgroundOperation",
+    "CollectionSettings",
+    "CollectionStepError",
+    "InvalidCollectionRequest",
+    "OngoingActivityError",
+    "OperationFailed",
+    "OperationResult",
+    "PackageIndexError",
+    "PackageVersionNotFound",
+    "PixiNotAvailable",
+    "PixiSettings",
+    "PythonSettings",
+    "PythonVersionNotAvailable",
+    "TaskGroupPathExists",
+    "TaskGroupStateError",
+    "TaskLifecycleError",
+    "check_no_activity_in_flight",
+    "choose_version",
+    "collect_custom",
+    "collect_pixi",
+    "collect_pypi",
+    "collect_wheel",
+    "deactivate",
+    "delete",
+    "parse_pixi_archive_name",
+    "parse_wheel_name",
+    "reactivate",
+    "validate_package_name",
+]

@@ -1,0 +1,132 @@
+"""Custom collection: tasks of a Python environment that already exists.
+
+Nothing is installed and no folder is created: the caller gives the manifest,
+the interpreter and either the package root or an importable package name.
+As the reference, this creates no activity; errors raise at once. The version is
+required (FOLLOW 8.11).
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+from collections.abc import Mapping
+from typing import Any
+
+from ..domain.task_group import TaskGroup
+from ..domain.task_group import TaskGroupOrigin
+from ..hosts import Host
+from ..hosts import LocalHost
+from ..manifest import ManifestV2
+from ..manifest import parse_manifest
+from .errors import CollectionStepError
+from .errors import InvalidCollectionRequest
+from .manifest_tasks import build_tasks
+from .specs import validate_package_name
+
+logger = logging.getLogger(__name__)
+
+_PROBE = "import sys; print(sys.executable)"
+_FIND_ROOT = (
+    "import importlib.util, os, sys\n"
+    "spec = importlib.util.find_spec(sys.argv[1])\n"
+    "assert spec is not None and spec.origin, 'not importable'\n"
+    "print(os.path.dirname(os.path.abspath(spec.origin)))\n"
+)
+
+
+def _abs(value: str, field: str) -> str:
+    if not isinstance(value, str) or not posixpath.isabs(value.strip()):
+        raise InvalidCollectionRequest(
+            f"Invalid {field}={value!r}: must be an absolute path."
+        )
+    if ".." in value.split("/"):
+        raise InvalidCollectionRequest(
+            f"Invalid {field}={value!r}: must not contain '..' components."
+        )
+    return value.strip()
+
+
+def collect_custom(
+    manifest: ManifestV2 | Mapping[str, Any],
+    *,
+    python_interpreter: str,
+    label: str,
+    version: str,
+    package_root: str | None = None,
+    package_name: str | None = None,
+    host: Host | None = None,
+    check_files: bool = False,
+    user_id: int | None = None,
+    user_group_id: int | None = None,
+    resource_id: int | None = None,
+) -> TaskGroup:
+    """Build an `other` task group from an existing environment."""
+    host = host or LocalHost()
+    if (package_root is None) == (package_name is None):
+        raise InvalidCollectionRequest(
+            "One and only one must be set between 'package_root' and 'package_name'."
+        )
+    if not isinstance(label, str) or not label.strip():
+        raise InvalidCollectionRequest(f"Invalid label={label!r}: must be non-empty.")
+    if not isinstance(version, str) or not version.strip():
+        raise InvalidCollectionRequest(
+            f"Invalid version={version!r}: a version is required."
+        )
+    if not isinstance(manifest, ManifestV2):
+        manifest = parse_manifest(dict(manifest))
+    python = _abs(python_interpreter, "python_interpreter")
+    if not host.is_file(python):
+        what = "is not a file" if host.exists(python) else "is not accessible"
+        raise InvalidCollectionRequest(
+            f"Invalid python_interpreter={python!r}: {what}."
+        )
+    probe = host.run([python, "-c", _PROBE])
+    if not probe.ok:
+        raise InvalidCollectionRequest(
+            f"Invalid python_interpreter={python!r}: it is not executable "
+            f"({probe.stderr.strip()[-500:]})."
+        )
+    if package_root is not None:
+        root = _abs(package_root, "package_root")
+        if not host.exists(root):
+            raise InvalidCollectionRequest(
+                f"Invalid package_root={root!r}: not accessible."
+            )
+        if not host.is_dir(root):
+            raise InvalidCollectionRequest(
+                f"Invalid package_root={root!r}: is not a directory."
+            )
+    else:
+        assert package_name is not None
+        validate_package_name(package_name, field="package_name")
+        import_name = package_name.strip().replace("-", "_")
+        res = host.run([python, "-c", _FIND_ROOT, import_name])
+        lines = res.stdout.strip().splitlines()
+        if not res.ok or len(lines) != 1:
+            raise InvalidCollectionRequest(
+                f"Cannot determine 'package_root' for package_name={package_name!r}."
+                f"\nstdout: {res.stdout.strip()}\nstderr: {res.stderr.strip()[-1000:]}"
+            )
+        root = lines[0].strip()
+    try:
+        tasks = build_tasks(
+            host,
+            manifest,
+            python=python,
+            package_root=root,
+            version=version.strip(),
+            check_files=check_files,
+        )
+    except CollectionStepError as e:
+        raise InvalidCollectionRequest(str(e)) from e
+    group = TaskGroup(
+        origin=TaskGroupOrigin.OTHER,
+        pkg_name=label.strip(),
+        version=version.strip(),
+        user_id=user_id,
+        user_group_id=user_group_id,
+        resource_id=resource_id,
+    )
+    group.set_task_list(tasks)
+    return group

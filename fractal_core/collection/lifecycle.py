@@ -1,0 +1,331 @@
+"""Deactivate, reactivate and delete a collected task group.
+
+State checks that the reference answers with HTTP 422 raise `TaskGroupStateError`
+at once; everything after them is recorded on an activity and never raises.
+Operations update the given `TaskGroup` in place and hand it back (None after a
+successful deletion). Each one holds the task-group folder's file lock.
+
+Deviations from 2.17.0 (all FOLLOW or weak-point fixes): a failed deactivation
+leaves the group active (8.7); the group's folder must lie inside the configured
+base folder (8.8); deletion removes files before reporting the group gone and
+treats an already missing folder as success (weak point 5); the pre-2.9 wheel
+path is really rewritten in the frozen requirements (weak point 6); any direct
+URL requirement other than a wheel inside the group folder blocks deactivation
+(weak point 20, which covers the reference's `github.com` rule).
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+from collections.abc import Callable
+
+from ..domain.task_group import TaskGroup
+from ..domain.task_group import TaskGroupActivityAction
+from ..domain.task_group import TaskGroupOrigin
+from ..hosts import Host
+from ..hosts import LocalHost
+from ..hosts import is_strictly_inside
+from .activity import ActivityListener
+from .activity import ActivityLog
+from .config import CollectionSettings
+from .errors import CollectionStepError
+from .errors import TaskGroupStateError
+from .locking import task_group_lock
+from .pip_collect import FREEZE_FILENAME
+from .result import OperationResult
+from .steps import StepRunner
+from .steps import venv_python
+
+logger = logging.getLogger(__name__)
+
+Action = TaskGroupActivityAction
+
+
+def check_group_path(group: TaskGroup, settings: CollectionSettings) -> str:
+    """The group's folder, refused unless strictly inside `settings.base_dir`."""
+    if group.path is None:
+        raise TaskGroupStateError(
+            f"Task group {group.pkg_name!r} (origin {group.origin}) has no path."
+        )
+    if ".." in group.path.split("/") or not is_strictly_inside(
+        group.path, settings.base_dir
+    ):
+        raise TaskGroupStateError(
+            f"Task-group path={group.path!r} is not inside the base folder "
+            f"{settings.base_dir!r}."
+        )
+    return posixpath.normpath(group.path)
+
+
+def _flag_only(
+    group: TaskGroup, action: Action, active: bool, on_change
+) -> OperationResult:
+    """`other` groups: just flip the flag, with an immediate OK activity."""
+    log = ActivityLog.start(
+        action,
+        group.pkg_name,
+        group.version,
+        user_id=group.user_id,
+        taskgroupv2_id=group.id,
+        on_change=on_change,
+    )
+    group.active = active
+    log.write(
+        f"Task group has task_group.origin='other', set task_group.active to "
+        f"{active} and exit."
+    )
+    log.succeed()
+    return OperationResult(log.activity, group)
+
+
+def _locked(
+    group: TaskGroup,
+    settings: CollectionSettings,
+    action: Action,
+    on_change: ActivityListener | None,
+    body: Callable[[ActivityLog], OperationResult],
+) -> OperationResult:
+    """Start the activity, take the lock, run `body`; record unexpected errors."""
+    log = ActivityLog.start(
+        action,
+        group.pkg_name,
+        group.version,
+        user_id=group.user_id,
+        taskgroupv2_id=group.id,
+        on_change=on_change,
+    )
+    try:
+        with task_group_lock(
+            str(group.path),
+            lock_dir=settings.lock_dir,
+            timeout=settings.lock_timeout,
+            on_wait=log.write,
+        ):
+            return body(log)
+    except Exception as e:
+        if not log.activity.is_finished:
+            log.fail(e)
+        return OperationResult(log.activity, group)
+
+
+def direct_references_outside(env_info: str, folder: str) -> list[str]:
+    """Frozen requirements pointing to a URL other than a file inside `folder`."""
+    bad = []
+    for line in env_info.splitlines():
+        if " @ " not in line:
+            continue
+        url = line.split(" @ ", 1)[1].strip()
+        if url.startswith("file://"):
+            target = url[len("file://") :].split("#", 1)[0]
+            if is_strictly_inside(target, folder):
+                continue
+        bad.append(line.strip())
+    return bad
+
+
+def deactivate(
+    group: TaskGroup,
+    *,
+    settings: CollectionSettings,
+    host: Host | None = None,
+    on_change: ActivityListener | None = None,
+) -> OperationResult:
+    """Remove the group's environment, keeping what reactivation needs."""
+    host = host or LocalHost()
+    if not group.active:
+        raise TaskGroupStateError(
+            "Cannot deactivate a task group with task_group.active=False."
+        )
+    if group.origin == TaskGroupOrigin.OTHER:
+        return _flag_only(group, Action.DEACTIVATE, False, on_change)
+    path = check_group_path(group, settings)
+    if group.origin == TaskGroupOrigin.PIXI:
+        from .pixi import deactivate_pixi_locked
+
+        return _locked(
+            group,
+            settings,
+            Action.DEACTIVATE,
+            on_change,
+            lambda log: deactivate_pixi_locked(group, settings, host, log),
+        )
+    return _locked(
+        group,
+        settings,
+        Action.DEACTIVATE,
+        on_change,
+        lambda log: _deactivate_pip(group, settings, host, log, path),
+    )
+
+
+def _deactivate_pip(
+    group: TaskGroup,
+    settings: CollectionSettings,
+    host: Host,
+    log: ActivityLog,
+    path: str,
+) -> OperationResult:
+    venv = str(group.venv_path)
+    group.active = False
+    try:
+        if not host.exists(venv):
+            raise CollectionStepError(f"{venv} does not exist.")
+        log.ongoing()
+        runner = StepRunner(host, log, settings)
+        if group.env_info is None:
+            log.write("Recreate pip-freeze information")
+            group.env_info = runner.pip_freeze(venv_python(venv))
+        if group.origin == TaskGroupOrigin.WHEELFILE:
+            _keep_wheel_in_folder(group, host, log, path)
+        bad = direct_references_outside(group.env_info, path)
+        if bad:
+            raise CollectionStepError(
+                "Deactivation and reactivation of task packages with direct "
+                f"URL dependencies are not currently supported: {bad}. Exit."
+            )
+        host.write_text(posixpath.join(path, FREEZE_FILENAME), group.env_info)
+        host.remove_tree(venv, base=path)
+        log.write(f"Removed {venv}")
+        log.succeed()
+    except Exception as e:
+        group.active = True  # FOLLOW 8.7: a failed deactivation leaves it active
+        log.fail(e)
+    return OperationResult(log.activity, group)
+
+
+def _keep_wheel_in_folder(
+    group: TaskGroup, host: Host, log: ActivityLog, path: str
+) -> None:
+    """The wheel must live in the group folder; copy it there if it does not."""
+    old = group.archive_path
+    if old is None or not host.is_file(old):
+        raise CollectionStepError(
+            f"Invalid wheel path for task group: archive_path={old!r} is unset or "
+            "does not exist."
+        )
+    if posixpath.dirname(old) == path:
+        return
+    assert group.env_info is not None
+    if old not in group.env_info:
+        raise CollectionStepError(f"Cannot find {old} in pip-freeze data. Exit.")
+    new = posixpath.join(path, posixpath.basename(old))
+    log.write(f"Copy wheel {old} into {new}")
+    res = host.run(["cp", "--", old, new])
+    if not res.ok:
+        raise CollectionStepError(f"Cannot copy {old} to {new}: {res.stderr}")
+    group.env_info = group.env_info.replace(old, new)
+    group.archive_path = new
+
+
+def reactivate(
+    group: TaskGroup,
+    *,
+    settings: CollectionSettings,
+    host: Host | None = None,
+    on_change: ActivityListener | None = None,
+) -> OperationResult:
+    """Rebuild the group's environment from its frozen requirements (or pixi lock)."""
+    host = host or LocalHost()
+    if group.active:
+        raise TaskGroupStateError(
+            "Cannot reactivate a task group with task_group.active=True."
+        )
+    if group.origin == TaskGroupOrigin.OTHER:
+        return _flag_only(group, Action.REACTIVATE, True, on_change)
+    if group.env_info is None:
+        raise TaskGroupStateError(
+            "Cannot reactivate a task group with task_group.env_info=None."
+        )
+    path = check_group_path(group, settings)
+    if group.origin == TaskGroupOrigin.PIXI:
+        from .pixi import reactivate_pixi_locked
+
+        return _locked(
+            group,
+            settings,
+            Action.REACTIVATE,
+            on_change,
+            lambda log: reactivate_pixi_locked(group, settings, host, log),
+        )
+    return _locked(
+        group,
+        settings,
+        Action.REACTIVATE,
+        on_change,
+        lambda log: _reactivate_pip(group, settings, host, log, path),
+    )
+
+
+def _reactivate_pip(
+    group: TaskGroup,
+    settings: CollectionSettings,
+    host: Host,
+    log: ActivityLog,
+    path: str,
+) -> OperationResult:
+    venv = str(group.venv_path)
+    if host.exists(venv):
+        log.fail(f"{venv} already exists.")
+        return OperationResult(log.activity, group)
+    created = False
+    try:
+        log.ongoing()
+        _, base_python = settings.python.interpreter(group.python_version)
+        freeze_file = posixpath.join(path, FREEZE_FILENAME)
+        host.write_text(freeze_file, str(group.env_info))
+        runner = StepRunner(host, log, settings)
+        created = True
+        python = runner.create_venv(base_python, venv)
+        runner.upgrade_pip(python)
+        runner.pip_install_requirements_file(python, freeze_file)
+        group.active = True
+        log.succeed()
+    except Exception as e:
+        if created and host.exists(venv):
+            try:
+                host.remove_tree(venv, base=path)
+            except Exception as rm_error:
+                log.write(f"Removing {venv} failed: {rm_error}", logging.ERROR)
+        log.fail(e)
+    return OperationResult(log.activity, group)
+
+
+def delete(
+    group: TaskGroup,
+    *,
+    settings: CollectionSettings,
+    host: Host | None = None,
+    on_change: ActivityListener | None = None,
+) -> OperationResult:
+    """Remove the group's folder (never outside the base folder).
+
+    On success the result's `task_group` is None: the caller drops its record.
+    On failure the group is handed back unchanged, its folder possibly partial.
+    """
+    host = host or LocalHost()
+    if group.origin == TaskGroupOrigin.OTHER or group.path is None:
+        log = ActivityLog.start(
+            Action.DELETE,
+            group.pkg_name,
+            group.version,
+            user_id=group.user_id,
+            taskgroupv2_id=group.id,
+            on_change=on_change,
+        )
+        log.write("Task group has no folder: nothing to remove.")
+        log.succeed()
+        return OperationResult(log.activity, None)
+    path = check_group_path(group, settings)
+
+    def body(log: ActivityLog) -> OperationResult:
+        log.ongoing()
+        if host.exists(path):
+            host.remove_tree(path, base=settings.base_dir)
+            log.write(f"Removed {path}")
+        else:
+            log.write(f"{path} does not exist: nothing to remove.", logging.WARNING)
+        log.succeed()
+        return OperationResult(log.activity, None)
+
+    return _locked(group, settings, Action.DELETE, on_change, body)

@@ -1,0 +1,309 @@
+"""Pixi collection: a `<pkg>-<version>.tar.gz` source installed with pixi.
+
+The pixi executable is `<PIXI_HOME>/bin/pixi`, called exactly as the reference
+does (see the spec, task-lifecycle 3.3):
+
+    pixi install --concurrent-solves N --concurrent-downloads M [--frozen] \
+        --manifest-path <path>/source_dir/pyproject.toml
+    pixi shell-hook --manifest-path ...            (stdout: sourceable script)
+    pixi run --manifest-path ... which python      (stdout: env interpreter)
+
+with `PIXI_HOME`, `PIXI_CACHE_DIR`, `RATTLER_AUTH_FILE` (and `TOKIO_WORKER_THREADS`
+for install) in the environment and the task-group folder as working directory.
+Task commands go through the wrapper `source_dir/project_python.sh`, which exports
+`PYTHONNOUSERSITE=1` (FOLLOW 8.4). Collection passes `--frozen` when
+`use_lockfile` is true, the default (FOLLOW 8.1).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+import shlex
+
+from ..domain.task_group import TaskGroup
+from ..domain.task_group import TaskGroupActivityAction
+from ..domain.task_group import TaskGroupOrigin
+from ..hosts import Host
+from ..hosts import LocalHost
+from ..manifest import MANIFEST_FILENAME
+from .activity import ActivityListener
+from .activity import ActivityLog
+from .config import CollectionSettings
+from .config import PixiSettings
+from .errors import CollectionStepError
+from .errors import InvalidCollectionRequest
+from .locking import task_group_lock
+from .manifest_tasks import build_tasks
+from .manifest_tasks import read_manifest
+from .pip_collect import group_folder
+from .pixi_toml import simplify_pyproject_toml
+from .result import OperationResult
+from .specs import parse_pixi_archive_name
+from .steps import StepRunner
+
+logger = logging.getLogger(__name__)
+
+SOURCE_DIR_NAME = "source_dir"
+
+_FIND_ROOT = (
+    "import importlib.util, os, sys\n"
+    "spec = importlib.util.find_spec(sys.argv[1])\n"
+    "assert spec is not None and spec.origin, 'not importable'\n"
+    "print(os.path.dirname(os.path.abspath(spec.origin)))\n"
+)
+
+
+def _pixi_env(settings: PixiSettings, home: str, *, install: bool) -> dict[str, str]:
+    env = {
+        "PIXI_HOME": home,
+        "PIXI_CACHE_DIR": settings.cache_dir or posixpath.join(home, "cache"),
+        "RATTLER_AUTH_FILE": posixpath.join(home, "credentials.json"),
+    }
+    if install:
+        env["TOKIO_WORKER_THREADS"] = str(settings.TOKIO_WORKER_THREADS)
+    return env
+
+
+def collect_pixi(
+    archive_path: str | os.PathLike[str],
+    *,
+    settings: CollectionSettings,
+    host: Host | None = None,
+    pixi_version: str | None = None,
+    use_lockfile: bool = True,
+    user_id: int | None = None,
+    user_group_id: int | None = None,
+    resource_id: int | None = None,
+    on_change: ActivityListener | None = None,
+) -> OperationResult:
+    """Collect a pixi package from a local `.tar.gz` (top folder `<pkg>-<version>/`)."""
+    host = host or LocalHost()
+    archive_path = os.fspath(archive_path)
+    name = parse_pixi_archive_name(os.path.basename(archive_path))
+    pixi = settings.pixi_settings()
+    version, _home = pixi.home(pixi_version)
+    if not os.path.isfile(archive_path):
+        raise InvalidCollectionRequest(f"Invalid archive={archive_path!r}: not a file.")
+    path = group_folder(settings, user_id, name.pkg_name, name.version)
+    if host.exists(path):
+        from .errors import TaskGroupPathExists
+
+        raise TaskGroupPathExists(f"{path} already exists.")
+    group = TaskGroup(
+        origin=TaskGroupOrigin.PIXI,
+        pkg_name=name.pkg_name,
+        version=name.version,
+        pixi_version=version,
+        path=path,
+        user_id=user_id,
+        user_group_id=user_group_id,
+        resource_id=resource_id,
+    )
+    log = ActivityLog.start(
+        TaskGroupActivityAction.COLLECT,
+        group.pkg_name,
+        group.version,
+        user_id=user_id,
+        on_change=on_change,
+    )
+    try:
+        with task_group_lock(
+            path,
+            lock_dir=settings.lock_dir,
+            timeout=settings.lock_timeout,
+            on_wait=log.write,
+        ):
+            if host.exists(path):
+                log.fail(f"{path} already exists.")
+                return OperationResult(log.activity, None)
+            return _collect_locked(
+                group, settings, host, log, archive_path, use_lockfile
+            )
+    except Exception as e:
+        if not log.activity.is_finished:
+            log.fail(e)
+        return OperationResult(log.activity, None)
+
+
+def _collect_locked(
+    group: TaskGroup,
+    settings: CollectionSettings,
+    host: Host,
+    log: ActivityLog,
+    archive_path: str,
+    use_lockfile: bool,
+) -> OperationResult:
+    path = str(group.path)
+    created = False
+    try:
+        log.ongoing()
+        host.mkdir(path)
+        created = True
+        dest = posixpath.join(path, os.path.basename(archive_path))
+        host.put(archive_path, dest)
+        group.archive_path = dest
+        runner = StepRunner(host, log, settings)
+        _extract_and_install(group, settings, runner, frozen=use_lockfile)
+        package_root, wrapper = _post_install(group, settings, runner)
+        manifest = read_manifest(host, posixpath.join(package_root, MANIFEST_FILENAME))
+        tasks = build_tasks(
+            host,
+            manifest,
+            python=wrapper,
+            package_root=package_root,
+            version=group.version,
+        )
+        group.set_task_list(tasks)
+        group.env_info = host.read_text(posixpath.join(_source_dir(group), "pixi.lock"))
+        log.write(f"Collected {len(tasks)} tasks: {[t.name for t in tasks]}")
+        log.succeed()
+        return OperationResult(log.activity, group)
+    except Exception as e:
+        if created:
+            try:
+                host.remove_tree(path, base=settings.base_dir)
+            except Exception as rm_error:
+                log.write(f"Removing folder failed: {rm_error}", logging.ERROR)
+        log.fail(e)
+        return OperationResult(log.activity, None)
+
+
+def _source_dir(group: TaskGroup) -> str:
+    return posixpath.join(str(group.path), SOURCE_DIR_NAME)
+
+
+def _home_and_bin(group: TaskGroup, settings: CollectionSettings) -> tuple[str, str]:
+    _, home = settings.pixi_settings().home(group.pixi_version)
+    return home, posixpath.join(home, "bin", "pixi")
+
+
+def _extract_and_install(
+    group: TaskGroup, settings: CollectionSettings, runner: StepRunner, *, frozen: bool
+) -> None:
+    """Extract the archive into `source_dir`, simplify pyproject, `pixi install`."""
+    host, path, source = runner.host, str(group.path), _source_dir(group)
+    archive = str(group.archive_path)
+    top = posixpath.basename(archive)[: -len(".tar.gz")]
+    runner.run("extract archive", ["tar", "xz", "-f", archive, top], cwd=path)
+    runner.run("move source", ["mv", "--", posixpath.join(path, top), source])
+    pyproject = posixpath.join(source, "pyproject.toml")
+    pixi = settings.pixi_settings()
+    simplified = simplify_pyproject_toml(
+        host.read_text(pyproject),
+        pixi.DEFAULT_ENVIRONMENT,
+        pixi.DEFAULT_PLATFORM,
+        log=runner.log.write,
+    )
+    host.write_text(pyproject, simplified)
+    if group.env_info is not None and not frozen:
+        raise CollectionStepError(
+            "Reinstalling from a stored lock file needs --frozen."
+        )
+    if group.env_info is not None:
+        host.write_text(posixpath.join(source, "pixi.lock"), group.env_info)
+    home, pixi_bin = _home_and_bin(group, settings)
+    argv = [
+        pixi_bin,
+        "install",
+        "--concurrent-solves",
+        str(pixi.PIXI_CONCURRENT_SOLVES),
+        "--concurrent-downloads",
+        str(pixi.PIXI_CONCURRENT_DOWNLOADS),
+        *(["--frozen"] if frozen else []),
+        "--manifest-path",
+        pyproject,
+    ]
+    runner.run("pixi install", argv, env=_pixi_env(pixi, home, install=True), cwd=path)
+
+
+def _post_install(
+    group: TaskGroup, settings: CollectionSettings, runner: StepRunner
+) -> tuple[str, str]:
+    """Activation script, Python wrapper, package folder; return (root, wrapper)."""
+    host, path, source = runner.host, str(group.path), _source_dir(group)
+    pixi = settings.pixi_settings()
+    home, pixi_bin = _home_and_bin(group, settings)
+    env = _pixi_env(pixi, home, install=False)
+    pyproject = posixpath.join(source, "pyproject.toml")
+    hook = runner.run(
+        "pixi shell-hook",
+        [pixi_bin, "shell-hook", "--manifest-path", pyproject],
+        env=env,
+        cwd=path,
+        echo=False,
+    ).stdout
+    activate = posixpath.join(source, "activate_project.sh")
+    host.write_text(activate, hook)
+    res = runner.run(
+        "pixi which python",
+        [pixi_bin, "run", "--manifest-path", pyproject, "which", "python"],
+        env=env,
+        cwd=path,
+    )
+    lines = res.stdout.strip().splitlines()
+    if not lines or not posixpath.isabs(lines[-1].strip()):
+        raise CollectionStepError(f"Cannot find the pixi Python (got {res.stdout!r}).")
+    python = lines[-1].strip()
+    wrapper = posixpath.join(source, "project_python.sh")
+    host.write_text(
+        wrapper,
+        "#!/bin/bash\n"
+        "export PYTHONNOUSERSITE=1\n"
+        f"source {shlex.quote(activate)}\n"
+        f'exec {shlex.quote(python)} "$@"\n',
+    )
+    runner.run("chmod wrapper", ["chmod", "755", wrapper])
+    runner.log.write(f"Project Python wrapper: {wrapper}")
+    import_name = group.pkg_name.replace("-", "_")
+    res = runner.run("find package folder", [wrapper, "-c", _FIND_ROOT, import_name])
+    out = res.stdout.strip().splitlines()
+    if len(out) != 1:
+        raise CollectionStepError(f"Cannot determine package folder ({res.stdout!r}).")
+    runner.log.write(f"Package folder: {out[0]}")
+    runner.run("chmod source", ["chmod", "-R", "755", source])
+    return out[0].strip(), wrapper
+
+
+def deactivate_pixi_locked(
+    group: TaskGroup, settings: CollectionSettings, host: Host, log: ActivityLog
+) -> OperationResult:
+    """Remove `source_dir`; the archive and the lock (`env_info`) stay."""
+    source = _source_dir(group)
+    group.active = False
+    try:
+        if not host.exists(source):
+            raise CollectionStepError(f"{source!r} does not exist.")
+        log.ongoing()
+        host.remove_tree(source, base=str(group.path))
+        log.succeed()
+    except Exception as e:
+        group.active = True  # FOLLOW 8.7
+        log.fail(e)
+    return OperationResult(log.activity, group)
+
+
+def reactivate_pixi_locked(
+    group: TaskGroup, settings: CollectionSettings, host: Host, log: ActivityLog
+) -> OperationResult:
+    """Re-extract the archive and reinstall with the stored lock file (`--frozen`)."""
+    source = _source_dir(group)
+    if host.exists(source):
+        log.fail(f"{source} already exists.")
+        return OperationResult(log.activity, group)
+    try:
+        log.ongoing()
+        runner = StepRunner(host, log, settings)
+        _extract_and_install(group, settings, runner, frozen=True)
+        _post_install(group, settings, runner)
+        group.active = True
+        log.succeed()
+    except Exception as e:
+        if host.exists(source):
+            try:
+                host.remove_tree(source, base=str(group.path))
+            except Exception as rm_error:
+                log.write(f"Removing {source} failed: {rm_error}", logging.ERROR)
+        log.fail(e)
+    return OperationResult(log.activity, group)
