@@ -21,6 +21,8 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from fractal_core.domain.task import Task
+
 TESTKIT_SOURCE = (
     Path(__file__).resolve().parents[1] / "task_packages" / "fractal_tasks_testkit"
 )
@@ -45,6 +47,10 @@ class InstalledTestkit:
                 return entry
         raise KeyError(name)
 
+    def task(self, name: str) -> Task:
+        """The domain `Task` of manifest entry `name`."""
+        return task_from_manifest(self, name)
+
     def commands(self, name: str) -> tuple[str | None, str | None]:
         """(command_non_parallel, command_parallel) as collection would build them."""
         entry = self.manifest_task(name)
@@ -55,6 +61,24 @@ class InstalledTestkit:
                 None if exe is None else f"{self.python} {self.package_root / exe}"
             )
         return out[0], out[1]
+
+
+def task_from_manifest(kit: InstalledTestkit, name: str) -> Task:
+    """A domain `Task` for manifest entry `name`, as collection would create it."""
+    entry = kit.manifest_task(name)
+    command_non_parallel, command_parallel = kit.commands(name)
+    return Task(
+        name=entry["name"],
+        type=entry["type"],
+        command_non_parallel=command_non_parallel,
+        command_parallel=command_parallel,
+        input_types=entry.get("input_types", {}),
+        output_types=entry.get("output_types", {}),
+        meta_non_parallel=entry.get("meta_non_parallel", {}),
+        meta_parallel=entry.get("meta_parallel", {}),
+        docs_info=entry.get("docs_info"),
+        version=kit.version,
+    )
 
 
 def _run(argv: list[str]) -> str:

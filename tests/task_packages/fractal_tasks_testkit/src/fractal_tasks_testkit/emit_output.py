@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -21,11 +22,14 @@ def emit_output(
     exit_code: int = 0,
     stderr_text: str = "",
     warning: str | None = None,
+    echo_env: list[str] | None = None,
 ) -> Any:
     """Write `output` as JSON (or `raw_text` verbatim, or nothing), then exit.
 
     `exit_code` != 0 makes the task fail after writing `stderr_text`.
     """
+    for name in echo_env or []:
+        print(f"ENV {name}={os.environ.get(name)}", flush=True)
     if warning:
         warn(warning)
     if stderr_text:

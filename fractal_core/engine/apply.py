@@ -1,0 +1,132 @@
+"""The image-list update rules: how a task's merged output changes the images.
+
+Works on an ordered `dict[zarr_url, image dict]` (the same layout as inside
+`ImageList`), so each update, insertion and removal is O(1) and one task output
+costs O(k) for k changes instead of the reference's O(k·N) nested scans.
+Atomic: the input mapping is never modified; a new one is returned only if
+every update and removal succeeded.
+
+Rules (execution spec §4), for each update `u`, in order:
+1. existing image, `u.origin` None or equal to `u.zarr_url`: edit in place
+   (keep its origin key if it has one, merge attributes, merge types);
+2. existing image, other `u.origin`: rebuild from the origin image's
+   attributes/types (empty if the origin is unknown), replacing in place;
+3. new image: must lie strictly inside `zarr_dir`; built from the origin (if
+   known) and appended, always with an `origin` key.
+Attributes set to None are dropped; types precedence is base < `u.types` <
+the task's `output_types`. Then removals, each of which must exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+from ..types import is_url_inside
+from .errors import MissingImageError
+from .errors import NewImageOutsideZarrDirError
+from .outputs import MergedOutput
+
+__all__ = ["AppliedOutput", "ImageIndex", "apply_task_output"]
+
+ImageDict = dict[str, Any]
+ImageIndex = dict[str, ImageDict]
+
+
+@dataclass
+class AppliedOutput:
+    """The new image index and what changed (zarr_urls, in application order)."""
+
+    images: ImageIndex
+    updated: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def num_new_images(self) -> int:
+        return len(self.created)
+
+
+def _merge_attributes(base: Mapping[str, Any], new: Mapping[str, Any]) -> ImageDict:
+    merged = {**base, **new}
+    return {key: value for key, value in merged.items() if value is not None}
+
+
+def _origin_base(
+    images: ImageIndex, origin: str | None
+) -> tuple[Mapping[str, Any], Mapping[str, bool]]:
+    if origin is None:
+        return {}, {}
+    origin_image = images.get(origin)
+    if origin_image is None:
+        return {}, {}
+    return origin_image["attributes"], origin_image["types"]
+
+
+def apply_task_output(
+    images: Mapping[str, ImageDict],
+    output: MergedOutput,
+    *,
+    zarr_dir: str,
+    output_types: Mapping[str, bool],
+) -> AppliedOutput:
+    """Apply `output` to a copy of `images`; return the copy and the changes.
+
+    `output` must already be de-duplicated and checked for unique zarr_urls.
+    Raises NewImageOutsideZarrDirError or MissingImageError (both
+    TaskOutputApplicationError) and leaves `images` untouched.
+    Stored image dicts are shared with the input, never mutated: every changed
+    image is a new dict.
+    """
+    work: ImageIndex = dict(images)
+    result = AppliedOutput(images=work)
+    out_types = dict(output_types)
+    for update in output.image_list_updates:
+        zarr_url: str = update["zarr_url"]
+        origin: str | None = update.get("origin")
+        existing = work.get(zarr_url)
+        if existing is not None:
+            if origin is None or origin == zarr_url:
+                new_image: ImageDict = {"zarr_url": zarr_url}
+                if "origin" in existing:
+                    new_image["origin"] = existing["origin"]
+                base_attrs, base_types = existing["attributes"], existing["types"]
+            else:
+                new_image = {"zarr_url": zarr_url, "origin": origin}
+                base_attrs, base_types = _origin_base(work, origin)
+            new_image["attributes"] = _merge_attributes(
+                base_attrs, update.get("attributes") or {}
+            )
+            new_image["types"] = {
+                **base_types,
+                **(update.get("types") or {}),
+                **out_types,
+            }
+            work[zarr_url] = new_image
+            result.updated.append(zarr_url)
+        else:
+            if not is_url_inside(zarr_url, zarr_dir):
+                raise NewImageOutsideZarrDirError(
+                    "Cannot create image if zarr_url is not a subfolder of "
+                    f"zarr_dir.\nzarr_dir: {zarr_dir}\nzarr_url: {zarr_url}"
+                )
+            base_attrs, base_types = _origin_base(work, origin)
+            work[zarr_url] = {
+                "zarr_url": zarr_url,
+                "origin": origin,
+                "attributes": _merge_attributes(
+                    base_attrs, update.get("attributes") or {}
+                ),
+                "types": {**base_types, **(update.get("types") or {}), **out_types},
+            }
+            result.created.append(zarr_url)
+    for zarr_url in output.image_list_removals:
+        if zarr_url not in work:
+            raise MissingImageError(
+                f"Cannot remove missing image (zarr_url={zarr_url})."
+            )
+        del work[zarr_url]
+        result.removed.append(zarr_url)
+    return result

@@ -1,0 +1,391 @@
+"""Running one workflow task: build its units, submit them, judge the results.
+
+One function per task shape (non-parallel, parallel, compound). Each writes the
+argument files, records history units, submits to the executor, turns every
+`UnitResult` into an outcome (validated output or exception), closes the units'
+history status and returns `(outcomes by position, num_tasks)`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from collections.abc import Hashable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+
+from ..executors.base import Executor
+from ..executors.base import ResourceRequest
+from ..executors.base import UnitResult
+from ..executors.base import WorkUnit
+from .arguments import compute_unit_args
+from .arguments import non_parallel_args
+from .arguments import parallel_unit_args
+from .errors import TaskExecutionError
+from .errors import TaskOutputValidationError
+from .errors import TooManyParallelizationItems
+from .errors import UnreachableBranchError
+from .outputs import InitArgsModel
+from .outputs import TaskOutput
+from .outputs import deduplicate_list
+from .outputs import validate_init_task_output
+from .outputs import validate_task_output
+from .recorder import HistoryStatus
+from .recorder import NewUnit
+from .recorder import Recorder
+from .task_files import TaskFiles
+from .task_files import multisubmit_task_files
+
+logger = logging.getLogger(__name__)
+
+WARNING_MARKER = "warning"
+
+
+@dataclass
+class UnitOutcome:
+    """What one unit produced: a validated output, or the exception that failed it."""
+
+    task_output: TaskOutput | None = None
+    exception: BaseException | None = None
+    invalid_output: bool = False
+
+
+@dataclass
+class TaskContext:
+    """Everything a dispatch function needs about the task being run."""
+
+    wftask: Any
+    task: Any
+    task_type: str
+    zarr_dir: str
+    root_dir_local: Path
+    root_dir_remote: Path
+    executor: Executor
+    recorder: Recorder
+    run_id: int
+    dataset_id: Hashable
+    workflowtask_key: Hashable
+    env: Mapping[str, str] = field(default_factory=dict)
+    max_parallelization_list_size: int = 20_000
+    on_submit: Callable[[Sequence[WorkUnit]], None] | None = None
+
+    @property
+    def base_files(self) -> TaskFiles:
+        return TaskFiles(
+            root_dir_local=self.root_dir_local,
+            root_dir_remote=self.root_dir_remote,
+            task_name=self.task.name,
+            task_order=getattr(self.wftask, "order", None),
+        )
+
+    def meta(self, which: str) -> dict[str, Any]:
+        return dict(getattr(self.wftask, f"meta_{which}", None) or {})
+
+    def user_args(self, which: str) -> dict[str, Any] | None:
+        return getattr(self.wftask, f"args_{which}", None)
+
+
+def log_has_warnings(log_file: Path | str) -> bool:
+    """True if the log mentions "warning" in any case (2.23.2+ `has_warnings`)."""
+    try:
+        with open(log_file, errors="replace") as f:
+            return any(WARNING_MARKER in line.lower() for line in f)
+    except OSError:
+        return False
+
+
+def _check_size(n: int, limit: int) -> None:
+    if n > limit:
+        raise TooManyParallelizationItems(
+            f"Too many parallelization items.\n   {n}\n"
+            f"   MAX_PARALLELIZATION_LIST_SIZE={limit}\n"
+        )
+
+
+def _batch_size(meta: Mapping[str, Any]) -> int | None:
+    value = meta.get("parallel_tasks_per_job")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _run_units(
+    ctx: TaskContext,
+    *,
+    command: str | None,
+    list_args: Sequence[dict[str, Any]],
+    list_files: Sequence[TaskFiles],
+    which: str,
+) -> list[UnitResult]:
+    """Write argument files, submit every unit in one batch, wait, return results."""
+    if command is None:
+        raise ValueError(
+            f"Task '{ctx.task.name}' of type '{ctx.task_type}' has no command_{which}."
+        )
+    subfolder = list_files[0].wftask_subfolder_local
+    subfolder.mkdir(parents=True, exist_ok=True)
+    meta = ctx.meta(which)
+    resources = ResourceRequest(meta=meta, parallel_tasks_per_job=_batch_size(meta))
+    units = []
+    for ind, (args, files) in enumerate(zip(list_args, list_files, strict=True)):
+        with open(files.args_file_local, "w") as f:
+            json.dump(args, f)
+        units.append(
+            WorkUnit(
+                id=str(ind),
+                command=command,
+                args_file=files.args_file_local,
+                output_file=files.metadiff_file_local,
+                log_file=files.log_file_local,
+                resources=resources,
+                env=dict(ctx.env),
+            )
+        )
+    if ctx.on_submit is not None:
+        ctx.on_submit(units)
+    handle = ctx.executor.submit(units)
+    results = handle.results()
+    ordered = []
+    for unit in units:
+        result = results.get(unit.id)
+        if result is None:
+            raise UnreachableBranchError(
+                f"UnreachableBranchError: unit {unit.id} has no result."
+            )
+        ordered.append(result)
+    return ordered
+
+
+def _exception_of(ctx: TaskContext, result: UnitResult) -> TaskExecutionError:
+    message = result.failure.message if result.failure else "Unknown failure."
+    return TaskExecutionError(
+        message,
+        workflow_task_id=getattr(ctx.wftask, "id", None),
+        workflow_task_order=getattr(ctx.wftask, "order", None),
+        task_name=ctx.task.name,
+    )
+
+
+def _task_outcome(
+    ctx: TaskContext, result: UnitResult, files: TaskFiles
+) -> UnitOutcome:
+    if not result.ok:
+        return UnitOutcome(exception=_exception_of(ctx, result))
+    if result.output is None:
+        return UnitOutcome(task_output=TaskOutput())
+    try:
+        output = validate_task_output(result.output, files.metadiff_file_local)
+    except TaskOutputValidationError as exc:
+        return UnitOutcome(exception=exc, invalid_output=True)
+    return UnitOutcome(task_output=output)
+
+
+def _finish_units(
+    ctx: TaskContext,
+    unit_ids: Sequence[int],
+    files: Sequence[TaskFiles],
+    ok: Sequence[bool],
+) -> None:
+    """Close each unit as done/failed with its warning flag (two batched calls)."""
+    warnings = {
+        uid: log_has_warnings(f.log_file_local)
+        for uid, f in zip(unit_ids, files, strict=True)
+    }
+    done = [uid for uid, good in zip(unit_ids, ok, strict=True) if good]
+    failed = [uid for uid, good in zip(unit_ids, ok, strict=True) if not good]
+    if done:
+        ctx.recorder.units_finished(done, HistoryStatus.DONE, warnings)
+    if failed:
+        ctx.recorder.units_finished(failed, HistoryStatus.FAILED, warnings)
+
+
+def _create_units(
+    ctx: TaskContext, files: Sequence[TaskFiles], zarr_urls: Sequence[list[str]]
+) -> list[int]:
+    return ctx.recorder.units_created(
+        ctx.run_id,
+        [
+            NewUnit(logfile=str(f.log_file_local), zarr_urls=urls)
+            for f, urls in zip(files, zarr_urls, strict=True)
+        ],
+    )
+
+
+def _cache(ctx: TaskContext, latest_unit: Mapping[str, int]) -> None:
+    if latest_unit:
+        ctx.recorder.image_cache_set(
+            dataset_id=ctx.dataset_id,
+            workflowtask_id=ctx.workflowtask_key,
+            latest_unit=latest_unit,
+        )
+
+
+def run_non_parallel(
+    ctx: TaskContext, images: Sequence[Mapping[str, Any]]
+) -> tuple[dict[int, UnitOutcome], int]:
+    """non_parallel and converter_non_parallel: one unit on all images."""
+    is_converter = ctx.task_type == "converter_non_parallel"
+    zarr_urls = None if is_converter else [img["zarr_url"] for img in images]
+    args = non_parallel_args(
+        zarr_dir=ctx.zarr_dir,
+        user_args=ctx.user_args("non_parallel"),
+        zarr_urls=zarr_urls,
+    )
+    files = ctx.base_files
+    (unit_id,) = _create_units(ctx, [files], [list(zarr_urls or [])])
+    _cache(ctx, {url: unit_id for url in zarr_urls or []})
+    (result,) = _run_units(
+        ctx,
+        command=ctx.task.command_non_parallel,
+        list_args=[args],
+        list_files=[files],
+        which="non_parallel",
+    )
+    outcome = _task_outcome(ctx, result, files)
+    _finish_units(ctx, [unit_id], [files], [outcome.exception is None])
+    return {0: outcome}, 1
+
+
+def run_parallel(
+    ctx: TaskContext, images: Sequence[Mapping[str, Any]]
+) -> tuple[dict[int, UnitOutcome], int]:
+    """parallel: one unit per image; nothing at all for zero images."""
+    if not images:
+        return {}, 0
+    _check_size(len(images), ctx.max_parallelization_list_size)
+    user_args = ctx.user_args("parallel")
+    list_args = [
+        parallel_unit_args(zarr_url=img["zarr_url"], user_args=user_args)
+        for img in images
+    ]
+    list_files = multisubmit_task_files(
+        ctx.base_files,
+        tot_tasks=len(images),
+        batch_size=_batch_size(ctx.meta("parallel")),
+    )
+    zarr_urls = [img["zarr_url"] for img in images]
+    unit_ids = _create_units(ctx, list_files, [[url] for url in zarr_urls])
+    _cache(ctx, dict(zip(zarr_urls, unit_ids, strict=True)))
+    results = _run_units(
+        ctx,
+        command=ctx.task.command_parallel,
+        list_args=list_args,
+        list_files=list_files,
+        which="parallel",
+    )
+    outcomes = {
+        ind: _task_outcome(ctx, result, files)
+        for ind, (result, files) in enumerate(zip(results, list_files, strict=True))
+    }
+    _finish_units(
+        ctx, unit_ids, list_files, [o.exception is None for o in outcomes.values()]
+    )
+    return outcomes, len(images)
+
+
+def run_compound(
+    ctx: TaskContext, images: Sequence[Mapping[str, Any]]
+) -> tuple[dict[int, UnitOutcome], int]:
+    """compound and converter_compound: init unit, then one unit per list item."""
+    is_converter = ctx.task_type == "converter_compound"
+    zarr_urls = None if is_converter else [img["zarr_url"] for img in images]
+    init_files = ctx.base_files
+    init_args = non_parallel_args(
+        zarr_dir=ctx.zarr_dir,
+        user_args=ctx.user_args("non_parallel"),
+        zarr_urls=zarr_urls,
+    )
+    (init_id,) = _create_units(ctx, [init_files], [list(zarr_urls or [])])
+    _cache(ctx, {url: init_id for url in zarr_urls or []})
+    try:
+        (init_result,) = _run_units(
+            ctx,
+            command=ctx.task.command_non_parallel,
+            list_args=[init_args],
+            list_files=[init_files],
+            which="non_parallel",
+        )
+        if not init_result.ok:
+            raise _exception_of(ctx, init_result)
+        init_output = validate_init_task_output(
+            init_result.output if init_result.output is not None else {},
+            init_files.metadiff_file_local,
+        )
+        items: list[InitArgsModel] = deduplicate_list(init_output.parallelization_list)
+        _check_size(len(items), ctx.max_parallelization_list_size)
+    except Exception as exc:
+        # The reference leaves the init unit `submitted` on some of these paths;
+        # every unit here ends `done` or `failed`.
+        _finish_units(ctx, [init_id], [init_files], [False])
+        if isinstance(exc, TaskExecutionError | TaskOutputValidationError):
+            return {0: UnitOutcome(exception=exc)}, 1
+        raise
+    if not items:
+        _finish_units(ctx, [init_id], [init_files], [True])
+        return {0: UnitOutcome(task_output=TaskOutput())}, 1
+
+    user_args = ctx.user_args("parallel")
+    list_args = [
+        compute_unit_args(
+            zarr_url=item.zarr_url, init_args=item.init_args, user_args=user_args
+        )
+        for item in items
+    ]
+    list_files = multisubmit_task_files(
+        ctx.base_files,
+        tot_tasks=len(items),
+        batch_size=_batch_size(ctx.meta("parallel")),
+    )
+    unit_ids = _create_units(ctx, list_files, [[item.zarr_url] for item in items])
+    try:
+        results = _run_units(
+            ctx,
+            command=ctx.task.command_parallel,
+            list_args=list_args,
+            list_files=list_files,
+            which="parallel",
+        )
+    except Exception:
+        _finish_units(
+            ctx,
+            [init_id, *unit_ids],
+            [init_files, *list_files],
+            [False] * (1 + len(unit_ids)),
+        )
+        raise
+    outcomes = {
+        ind: _task_outcome(ctx, result, files)
+        for ind, (result, files) in enumerate(zip(results, list_files, strict=True))
+    }
+    all_ok = all(o.exception is None for o in outcomes.values())
+    # All-or-nothing status for init and compute units, as in the reference.
+    _finish_units(
+        ctx,
+        [init_id, *unit_ids],
+        [init_files, *list_files],
+        [all_ok] * (1 + len(unit_ids)),
+    )
+    return outcomes, 1 + len(items)
+
+
+DISPATCH: dict[
+    str,
+    Callable[
+        [TaskContext, Sequence[Mapping[str, Any]]], tuple[dict[int, UnitOutcome], int]
+    ],
+] = {
+    "non_parallel": run_non_parallel,
+    "converter_non_parallel": run_non_parallel,
+    "parallel": run_parallel,
+    "compound": run_compound,
+    "converter_compound": run_compound,
+}
+
+
+def cache_dir_env(cache_dir: str | os.PathLike[str] | None) -> dict[str, str]:
+    """The environment given to every task process (FRACTAL_CACHE_DIR, 2.22.12+)."""
+    return {} if cache_dir is None else {"FRACTAL_CACHE_DIR": os.fspath(cache_dir)}

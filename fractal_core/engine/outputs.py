@@ -1,0 +1,188 @@
+"""Task outputs: validation of `--out-json` content, merge, de-duplication.
+
+Units write `TaskOutput` (or, for a compound init, `InitTaskOutput`) as JSON.
+Validation is strict at the top level (`extra="forbid"`) and normalises every
+zarr URL. After validation the engine works on plain dicts: merging and applying
+100,000 image updates must not cost one pydantic model per image.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import ValidationError
+
+from ..images.models import SingleImageTaskOutput
+from ..types import ZarrUrlStr
+from .errors import DuplicateZarrUrlError
+from .errors import TaskOutputValidationError
+
+__all__ = [
+    "InitArgsModel",
+    "InitTaskOutput",
+    "MergedOutput",
+    "TaskOutput",
+    "deduplicate_list",
+    "merge_outputs",
+    "validate_init_task_output",
+    "validate_task_output",
+]
+
+ImageUpdate = dict[str, Any]
+
+
+class TaskOutput(BaseModel):
+    """What a non-init unit may write: image updates and removals."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image_list_updates: list[SingleImageTaskOutput] = Field(default_factory=list)
+    image_list_removals: list[ZarrUrlStr] = Field(default_factory=list)
+
+    def check_zarr_urls_are_unique(self) -> None:
+        """DuplicateZarrUrlError if a zarr_url is updated twice or updated+removed."""
+        check_zarr_urls_are_unique(
+            [img.zarr_url for img in self.image_list_updates],
+            list(self.image_list_removals),
+        )
+
+
+class InitArgsModel(BaseModel):
+    """One item of a compound task's parallelisation list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    zarr_url: ZarrUrlStr
+    init_args: dict[str, Any] = Field(default_factory=dict)
+
+
+class InitTaskOutput(BaseModel):
+    """What a compound init unit may write: its parallelisation list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    parallelization_list: list[InitArgsModel] = Field(default_factory=list)
+
+
+def _where(output_file: Path | str | None) -> str:
+    return f" (output file: {output_file})" if output_file is not None else ""
+
+
+def _validate(
+    model: type[BaseModel], value: Any, label: str, output_file: Path | str | None
+) -> Any:
+    if not isinstance(value, Mapping):
+        # The reference lets a TypeError escape here; we call it an invalid output.
+        raise TaskOutputValidationError(
+            f"Validation of {label} failed{_where(output_file)}.\n"
+            f"Original error: the output must be a JSON object, "
+            f"not {type(value).__name__}.\n"
+            f"Original data: {value}."
+        )
+    try:
+        return model.model_validate(dict(value))
+    except ValidationError as exc:
+        raise TaskOutputValidationError(
+            f"Validation of {label} failed{_where(output_file)}.\n"
+            f"Original error: {exc}\n"
+            f"Original data: {value}."
+        ) from exc
+
+
+def validate_task_output(
+    value: Any, output_file: Path | str | None = None
+) -> TaskOutput:
+    """Validate a unit's output; TaskOutputValidationError naming file and field."""
+    return _validate(TaskOutput, value, "task output", output_file)
+
+
+def validate_init_task_output(
+    value: Any, output_file: Path | str | None = None
+) -> InitTaskOutput:
+    """Validate a compound init output; same error contract as task outputs."""
+    return _validate(InitTaskOutput, value, "init-task output", output_file)
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable stand-in with the same `==` semantics as the JSON value."""
+    if isinstance(value, Mapping):
+        return ("__dict__", frozenset((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return ("__list__", tuple(_freeze(v) for v in value))
+    return value
+
+
+def deduplicate_list(items: Iterable[Any]) -> list[Any]:
+    """Drop items equal to an earlier one (first kept, order preserved); O(n).
+
+    Items are dicts or pydantic models (compared by `model_dump()`); equality
+    is that of the dumped dicts, as in the reference (so `1 == 1.0`).
+    """
+    seen: set[Any] = set()
+    out: list[Any] = []
+    for item in items:
+        key = _freeze(item.model_dump() if isinstance(item, BaseModel) else item)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+@dataclass
+class MergedOutput:
+    """The merged output of all successful units of one task, as plain dicts."""
+
+    image_list_updates: list[ImageUpdate] = field(default_factory=list)
+    image_list_removals: list[str] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.image_list_updates and not self.image_list_removals
+
+    def check_zarr_urls_are_unique(self) -> None:
+        """DuplicateZarrUrlError if a zarr_url is updated twice or updated+removed."""
+        check_zarr_urls_are_unique(
+            [img["zarr_url"] for img in self.image_list_updates],
+            self.image_list_removals,
+        )
+
+
+def check_zarr_urls_are_unique(updates: list[str], removals: list[str]) -> None:
+    """Raise DuplicateZarrUrlError listing every repeated url (reference message)."""
+    counts = Counter(updates)
+    counts.update(removals)
+    duplicates = [url for url, n in counts.items() if n > 1]
+    if duplicates:
+        msg = (
+            f"TaskOutput ({len(updates)} image_list_updates and "
+            f"{len(removals)} image_list_removals) has non-unique zarr_urls:"
+        )
+        for url in duplicates:
+            msg = f"{msg}\n{url}"
+        raise DuplicateZarrUrlError(msg)
+
+
+def merge_outputs(task_outputs: Iterable[TaskOutput]) -> MergedOutput:
+    """Concatenate outputs in unit order; de-duplicate updates and removals.
+
+    Updates: exact duplicates dropped (first kept). Removals: duplicates dropped
+    keeping first-seen order (the reference uses a set, so its order is random).
+    """
+    updates: list[ImageUpdate] = []
+    removals: list[str] = []
+    for out in task_outputs:
+        updates.extend(img.model_dump() for img in out.image_list_updates)
+        removals.extend(out.image_list_removals)
+    return MergedOutput(
+        image_list_updates=deduplicate_list(updates),
+        image_list_removals=list(dict.fromkeys(removals)),
+    )
