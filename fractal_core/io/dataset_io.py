@@ -2,7 +2,9 @@
 
 A dataset file holds ``name``, ``zarr_dir`` and the full image list in stored
 order; ids, project and legacy filters are not part of it (legacy filter keys
-in old files are ignored on import).
+in old files are ignored on import). The file shapes are the domain's
+``DatasetImport``/``DatasetExport``; this module adds files and the 2.18+
+project-dir rule.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from fractal_core.domain.dataset import Dataset
+from fractal_core.domain.dataset import DatasetExport
+from fractal_core.domain.dataset import DatasetImport
 from fractal_core.io._files import read_json_file
 from fractal_core.io._files import write_json_file
 from fractal_core.io.errors import DatasetImportError
-from fractal_core.io.schemas import DatasetExport
-from fractal_core.io.schemas import DatasetImport
 from fractal_core.types import is_url_inside
 from fractal_core.types import normalize_url
 
@@ -25,8 +28,9 @@ __all__ = [
     "check_zarr_dir_in_project_dirs",
     "export_dataset",
     "export_dataset_file",
+    "import_dataset",
+    "import_dataset_file",
     "parse_dataset_import",
-    "read_dataset_file",
 ]
 
 
@@ -69,9 +73,10 @@ def parse_dataset_import(
 ) -> DatasetImport:
     """Validate a dataset file's content.
 
-    Images must lie below ``zarr_dir`` and be unique (``pydantic.ValidationError``
-    naming the image otherwise); with ``project_dirs`` given, ``zarr_dir`` must
-    lie in one of them (``DatasetImportError``).
+    Images must lie strictly below ``zarr_dir`` and be unique
+    (``pydantic.ValidationError`` naming the image otherwise); with
+    ``project_dirs`` given, ``zarr_dir`` must lie in one of them
+    (``DatasetImportError``).
     """
     parsed = (
         data if isinstance(data, DatasetImport) else DatasetImport.model_validate(data)
@@ -81,11 +86,25 @@ def parse_dataset_import(
     return parsed
 
 
-def read_dataset_file(
-    path: str | Path, *, project_dirs: Sequence[str] | None = None
-) -> DatasetImport:
-    """Read and validate a dataset file."""
+def import_dataset(
+    data: Mapping[str, Any] | DatasetImport,
+    *,
+    project_dirs: Sequence[str] | None = None,
+    **fields: Any,
+) -> Dataset:
+    """A new ``Dataset`` from a file's content, plus ``fields`` (e.g. project_id)."""
+    parsed = parse_dataset_import(data, project_dirs=project_dirs)
+    return Dataset.from_import(parsed, **fields)
+
+
+def import_dataset_file(
+    path: str | Path,
+    *,
+    project_dirs: Sequence[str] | None = None,
+    **fields: Any,
+) -> Dataset:
+    """``import_dataset`` on the JSON content of ``path``."""
     data = read_json_file(path, DatasetImportError)
     if not isinstance(data, Mapping):
         raise DatasetImportError(f"{path} does not hold a JSON object.")
-    return parse_dataset_import(data, project_dirs=project_dirs)
+    return import_dataset(data, project_dirs=project_dirs, **fields)

@@ -1,4 +1,6 @@
-"""Pydantic models of the workflow and dataset JSON files (reference format).
+"""Pydantic models of the workflow JSON files (reference format).
+
+Dataset files use ``fractal_core.domain.dataset.DatasetImport``/``DatasetExport``.
 
 They accept files written by fractal-server 2.17.0 and by 2.19+ (workflow
 ``description``, workflow-task ``alias``/``description``), convert the legacy
@@ -16,18 +18,12 @@ from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import model_validator
 
-from fractal_core.images.models import SingleImage
 from fractal_core.types import DictStrAny
 from fractal_core.types import NonEmptyStr
-from fractal_core.types import SafeNonEmptyStr
 from fractal_core.types import TypeFilters
-from fractal_core.types import ZarrDirStr
-from fractal_core.types import is_url_inside
 
 __all__ = [
     "SOURCE_REMOVED_MESSAGE",
-    "DatasetExport",
-    "DatasetImport",
     "TaskExport",
     "TaskImport",
     "WorkflowExport",
@@ -155,41 +151,3 @@ class WorkflowExport(BaseModel):
     name: str
     description: str | None = None
     task_list: list[WorkflowTaskExport]
-
-
-class DatasetImport(BaseModel):
-    """A dataset file; unknown keys (legacy filters) are ignored, not refused.
-
-    Beyond the reference, images must lie strictly below ``zarr_dir``
-    (component-wise, S3-aware) and ``zarr_url``s must be unique (services 15.19).
-    """
-
-    name: SafeNonEmptyStr
-    zarr_dir: ZarrDirStr
-    images: list[SingleImage] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _images_inside_zarr_dir(self) -> DatasetImport:
-        seen: set[str] = set()
-        for position, image in enumerate(self.images):
-            if not is_url_inside(image.zarr_url, self.zarr_dir):
-                raise ValueError(
-                    f"Cannot import dataset: images[{position}].zarr_url="
-                    f"{image.zarr_url!r} is not relative to zarr_dir="
-                    f"{self.zarr_dir!r}."
-                )
-            if image.zarr_url in seen:
-                raise ValueError(
-                    f"Cannot import dataset: images[{position}].zarr_url="
-                    f"{image.zarr_url!r} appears more than once."
-                )
-            seen.add(image.zarr_url)
-        return self
-
-
-class DatasetExport(BaseModel):
-    """An exported dataset: name, zarr_dir and the full image list in order."""
-
-    name: str
-    zarr_dir: str
-    images: list[SingleImage]
