@@ -37,12 +37,19 @@ class ArgumentValidationError(FractalCoreError, ValueError):
     `args_non_parallel` or `args_parallel` and `path` a `/`-joined JSON path.
     """
 
-    def __init__(self, task_name: str, problems: list[tuple[str, str, str]]) -> None:
+    def __init__(
+        self,
+        task_name: str,
+        problems: list[tuple[str, str, str]],
+        position: int | None = None,
+    ) -> None:
         self.task_name = task_name
         self.problems = problems
+        self.position = position
+        where = f" at position {position}" if position is not None else ""
         lines = [
             f"{part} at '{path or '/'}': {message}" for part, path, message in problems
         ]
         super().__init__(
-            f"Invalid arguments for task '{task_name}':\n  " + "\n  ".join(lines)
+            f"Invalid arguments for task '{task_name}'{where}:\n  " + "\n  ".join(lines)
         )

@@ -1,0 +1,104 @@
+"""Datasets: a zarr folder and its ordered image list; import/export shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import AwareDatetime
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic import model_validator
+
+from ..images import ImageList
+from ..images import ImageOutsideZarrDirError
+from ..images import SingleImage
+from ..types import SafeNonEmptyStr
+from ..types import ZarrDirStr
+from ..types import is_url_inside
+from ._time import get_timestamp
+
+
+def check_inside_zarr_dir(zarr_url: str, zarr_dir: str) -> None:
+    """Refuse an image not strictly below `zarr_dir` (component-wise, S3-aware)."""
+    if not is_url_inside(zarr_url, zarr_dir):
+        raise ImageOutsideZarrDirError(zarr_url, zarr_dir)
+
+
+class Dataset(BaseModel):
+    """A dataset: `zarr_dir` plus an `ImageList` (insertion-ordered, indexed).
+
+    Construction does not re-check image containment (stored datasets are
+    trusted); `add_image` and `from_import` do.
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    id: int | None = None
+    name: SafeNonEmptyStr
+    project_id: int | None = None
+    zarr_dir: ZarrDirStr
+    images: ImageList = Field(default_factory=ImageList)
+    timestamp_created: AwareDatetime = Field(default_factory=get_timestamp)
+
+    def add_image(self, image: Mapping[str, Any] | SingleImage) -> None:
+        """Append one image after checking it lies inside `zarr_dir` and is new."""
+        validated = SingleImage.model_validate(
+            image.model_dump() if isinstance(image, BaseModel) else dict(image)
+        )
+        check_inside_zarr_dir(validated.zarr_url, self.zarr_dir)
+        self.images.add(validated)
+
+    def to_export(self) -> dict[str, Any]:
+        """The reference's dataset export: name, zarr_dir and the full image list."""
+        return DatasetExport(
+            name=self.name, zarr_dir=self.zarr_dir, images=self.images.to_list()
+        ).model_dump(mode="json")
+
+    @classmethod
+    def from_import(
+        cls, data: Mapping[str, Any] | DatasetImport, **fields: Any
+    ) -> Dataset:
+        """Build a dataset from an export file's content (legacy keys ignored)."""
+        imported = (
+            data
+            if isinstance(data, DatasetImport)
+            else DatasetImport.model_validate(data)
+        )
+        return cls(
+            name=imported.name,
+            zarr_dir=imported.zarr_dir,
+            images=ImageList(image.model_dump() for image in imported.images),
+            **fields,
+        )
+
+
+class DatasetImport(BaseModel):
+    """A dataset file to import (extra keys such as legacy filters are ignored).
+
+    As in 2.18+, every image must lie strictly inside `zarr_dir`; duplicated
+    zarr_urls are refused too.
+    """
+
+    name: SafeNonEmptyStr
+    zarr_dir: ZarrDirStr
+    images: list[SingleImage] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _images_inside_and_unique(self) -> DatasetImport:
+        seen: set[str] = set()
+        for image in self.images:
+            check_inside_zarr_dir(image.zarr_url, self.zarr_dir)
+            if image.zarr_url in seen:
+                raise ValueError(f"Duplicated image zarr_url='{image.zarr_url}'.")
+            seen.add(image.zarr_url)
+        return self
+
+
+class DatasetExport(BaseModel):
+    """The dataset export shape: `name`, `zarr_dir`, `images` (stored order)."""
+
+    name: str
+    zarr_dir: str
+    images: list[SingleImage]
