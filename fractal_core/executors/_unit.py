@@ -63,17 +63,6 @@ def split_command(command: str) -> list[str]:
     return argv
 
 
-def unit_argv(unit: WorkUnit) -> list[str]:
-    """The full argument list of one unit: command + `--args-json` + `--out-json`."""
-    return [
-        *split_command(unit.command),
-        "--args-json",
-        str(unit.args_file),
-        "--out-json",
-        str(unit.output_file),
-    ]
-
-
 def read_log(log_file: Path) -> str:
     """The log text of a unit, or "" if there is none (never raises on bad bytes)."""
     try:

@@ -34,7 +34,7 @@ from typing import Any
 from ._limits import check_unique_ids
 from ._limits import submission_limit
 from ._process import ExecutorContext
-from ._process import start_process
+from ._process import ProcessStarter
 from ._unit import failed
 from ._unit import judge_exit
 from .base import ExecutorError
@@ -122,7 +122,7 @@ class InlineExecutor(ExecutorContext):
         return judge_exit(unit, 0)
 
     def _subprocess(self, unit: WorkUnit) -> UnitResult:
-        proc = start_process(unit)
+        proc = ProcessStarter().start(unit)
         if isinstance(proc, UnitResult):
             return proc
         return judge_exit(unit, proc.wait())

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ._limits import check_unique_ids
 from ._limits import submission_limit
 from ._process import ExecutorContext
-from ._process import start_process
+from ._process import ProcessStarter
 from ._unit import cancelled
 from ._unit import failed
 from ._unit import judge_exit
@@ -86,6 +86,7 @@ class LocalHandle:
         self._next = 0
         self._in_flight = 0
         self._cancelled = False
+        self._starter = ProcessStarter()
 
     # -- scheduling -----------------------------------------------------------
 
@@ -116,7 +117,8 @@ class LocalHandle:
                 self._results[index] = result
             self._in_flight -= 1
             self._pump()
-            self._cond.notify_all()
+            if len(self._results) == len(self._units):
+                self._cond.notify_all()  # waiters only care about completion
 
     # -- one unit (runs in a pool thread) ---------------------------------------
 
@@ -138,7 +140,7 @@ class LocalHandle:
         self._finish(index, result)
 
     def _run_process(self, index: int, unit: WorkUnit) -> UnitResult:
-        proc = start_process(unit)
+        proc = self._starter.start(unit)
         if isinstance(proc, UnitResult):
             return proc
         with self._cond:
