@@ -227,3 +227,16 @@ def test_resolution_properties(
             item.version
         ) < version_sort_key(wanted)
         assert item.older_than_target == expected
+
+
+def test_issue_2852_private_group_of_another_user_is_invisible() -> None:
+    groups = [
+        make_group(1, "2.0.0", user_id=2),  # another user's private group
+        make_group(2, "1.0.0", user_id=1),
+        make_group(3, "2.0.0", user_id=1, user_group_id=7),  # mine, shared
+    ]
+    me = Ownership(user_id=1, memberships={7: T0})
+    visible = accessible_task_groups(groups, me)
+    assert [g.id for g in visible] == [2, 3]
+    res = resolve_task_reference(ref("2.0.0"), visible, me)
+    assert res.ok and res.task_group.id == 3
