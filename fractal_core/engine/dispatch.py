@@ -20,6 +20,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from ..domain.history import log_has_warnings
 from ..executors.base import Executor
 from ..executors.base import ResourceRequest
 from ..executors.base import UnitResult
@@ -43,8 +44,6 @@ from .task_files import TaskFiles
 from .task_files import multisubmit_task_files
 
 logger = logging.getLogger(__name__)
-
-WARNING_MARKER = "warning"
 
 
 @dataclass
@@ -89,15 +88,6 @@ class TaskContext:
 
     def user_args(self, which: str) -> dict[str, Any] | None:
         return getattr(self.wftask, f"args_{which}", None)
-
-
-def log_has_warnings(log_file: Path | str) -> bool:
-    """True if the log mentions "warning" in any case (2.23.2+ `has_warnings`)."""
-    try:
-        with open(log_file, errors="replace") as f:
-            return any(WARNING_MARKER in line.lower() for line in f)
-    except OSError:
-        return False
 
 
 def _check_size(n: int, limit: int) -> None:

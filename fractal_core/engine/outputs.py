@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -33,6 +34,7 @@ __all__ = [
     "TaskOutput",
     "deduplicate_list",
     "merge_outputs",
+    "merge_task_outputs",
     "validate_init_task_output",
     "validate_task_output",
 ]
@@ -186,3 +188,25 @@ def merge_outputs(task_outputs: Iterable[TaskOutput]) -> MergedOutput:
         image_list_updates=deduplicate_list(updates),
         image_list_removals=list(dict.fromkeys(removals)),
     )
+
+
+def merge_task_outputs(
+    outputs: Sequence[TaskOutput], input_zarr_urls: Sequence[str]
+) -> MergedOutput:
+    """Merge the successful units' outputs of one task (spec §4.1 step 1).
+
+    No output at all (every unit failed) changes nothing. Outputs that neither
+    update nor remove any image mean "every input image was touched": each
+    input image gets an empty update, so the task's `output_types` reach it.
+    """
+    if not outputs:
+        return MergedOutput()
+    merged = merge_outputs(outputs)
+    if merged.is_empty:
+        merged = MergedOutput(
+            image_list_updates=[
+                {"zarr_url": url, "origin": None, "attributes": {}, "types": {}}
+                for url in input_zarr_urls
+            ]
+        )
+    return merged

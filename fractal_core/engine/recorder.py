@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 from typing import Protocol
 from typing import runtime_checkable
+
+from ..domain.history import HistoryUnitStatus
+from ..domain.job import JobStatus
 
 __all__ = [
     "HistoryStatus",
@@ -33,21 +35,8 @@ __all__ = [
 ]
 
 
-class HistoryStatus(StrEnum):
-    """Status of a history run or unit (the reference's `HistoryUnitStatus`)."""
-
-    SUBMITTED = "submitted"
-    DONE = "done"
-    FAILED = "failed"
-
-
-class JobStatus(StrEnum):
-    """Status of a job."""
-
-    SUBMITTED = "submitted"
-    DONE = "done"
-    FAILED = "failed"
-
+HistoryStatus = HistoryUnitStatus
+"""Status of a history run or unit (the domain's `HistoryUnitStatus`)."""
 
 UNSET = "unset"
 

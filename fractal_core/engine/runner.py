@@ -22,6 +22,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from ..domain.dumps import TaskDump
 from ..executors.base import Executor
 from ..executors.base import WorkUnit
 from ..images.image_list import ImageList
@@ -36,7 +37,7 @@ from .errors import EmptyImageListError
 from .errors import InvalidTaskRange
 from .errors import JobExecutionError
 from .outputs import MergedOutput
-from .outputs import merge_outputs
+from .outputs import merge_task_outputs
 from .recorder import HistoryStatus
 from .recorder import InMemoryRecorder
 from .recorder import Recorder
@@ -124,6 +125,16 @@ def _dump(obj: Any, exclude: set[str] | None = None) -> dict[str, Any]:
     return {}
 
 
+def _task_dump(task: Any) -> dict[str, Any]:
+    """The reference's `TaskDump` of a task (falls back to a plain dump)."""
+    try:
+        return TaskDump.model_validate(_dump(task), from_attributes=False).model_dump(
+            mode="json"
+        )
+    except ValueError:
+        return _dump(task)
+
+
 def _wftask_key(wftask: Any, position: int) -> Hashable:
     wftask_id = getattr(wftask, "id", None)
     return wftask_id if wftask_id is not None else f"position-{position}"
@@ -158,21 +169,10 @@ def _status_filter(
 
 
 def _merge(outcomes: Mapping[int, UnitOutcome], selection: Selection) -> MergedOutput:
-    """Merge successful outputs; "nothing returned" touches every input image."""
     outputs = [
         o.task_output for _, o in sorted(outcomes.items()) if o.task_output is not None
     ]
-    if not outputs:
-        return MergedOutput()
-    merged = merge_outputs(outputs)
-    if merged.is_empty:
-        merged = MergedOutput(
-            image_list_updates=[
-                {"zarr_url": url, "origin": None, "attributes": {}, "types": {}}
-                for url in selection.zarr_urls
-            ]
-        )
-    return merged
+    return merge_task_outputs(outputs, selection.zarr_urls)
 
 
 def run_workflow(
@@ -254,7 +254,7 @@ def run_workflow(
             task_id=getattr(task, "id", None),
             workflowtask_dump={
                 **_dump(wftask, exclude={"task"}),
-                "task": _dump(task),
+                "task": _task_dump(task),
             },
             task_group_dump={},
             num_available_images=selection.num_available,
