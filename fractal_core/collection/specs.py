@@ -115,6 +115,8 @@ def _check_filename(filename: str, field: str) -> str:
         raise _fail(field, filename, "must be a non-empty filename.")
     if any(c in filename for c in FORBIDDEN_FILENAME_CHARS):
         raise _fail(field, filename, "has forbidden characters (must be a filename).")
+    if any(c.isspace() for c in filename):
+        raise _fail(field, filename, "contains whitespace.")
     if filename in (".", "..") or filename.startswith("-"):
         raise _fail(field, filename, "is not a valid filename.")
     return filename
