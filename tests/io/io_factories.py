@@ -29,7 +29,7 @@ def build_group(
             id=gid * 100 + i,
             name=name,
             type="parallel",
-            command_parallel=f"/bin/echo {name}",
+            command_parallel=f"/bin/echo task{i}",
             version=version,
             is_core=is_core,
             taskgroupv2_id=gid,

@@ -225,3 +225,37 @@ def test_ownership_decides_between_same_version_groups() -> None:
     assert chosen.task_list[0].task_group.id == 2
     with pytest.raises(TaskResolutionError, match="none has priority"):
         resolve_workflow_import(data, groups, Ownership(user_id=9))
+
+
+def test_file_of_2_10_with_legacy_filters_and_spaced_task_names() -> None:
+    core = build_group(
+        7,
+        "1.4.2",
+        pkg_name="fractal-tasks-core",
+        tasks=("Convert Cellvoyager to OME-Zarr", "Project Image (HCS Plate)"),
+    )
+    legacy_entry = {
+        "meta_non_parallel": {"cpus_per_task": 1, "mem": 500},
+        "meta_parallel": {"cpus_per_task": 1, "mem": 500},
+        "args_non_parallel": {"image_dirs": ["/data/images/"], "num_levels": 5},
+        "args_parallel": None,
+        "input_filters": {"attributes": {}, "types": {}},
+    }
+    data = {
+        "name": "wf-2226",
+        "task_list": [
+            {
+                **legacy_entry,
+                "task": {
+                    "pkg_name": "fractal-tasks-core",
+                    "version": "1.4.2",
+                    "name": name,
+                },
+            }
+            for name in ("Convert Cellvoyager to OME-Zarr", "Project Image (HCS Plate)")
+        ],
+    }
+    resolved = resolve_workflow_import(data, [core])
+    assert [t.task.id for t in resolved.task_list] == [700, 701]
+    assert all(t.type_filters == {} for t in resolved.task_list)
+    assert resolved.task_list[0].args_non_parallel == legacy_entry["args_non_parallel"]
