@@ -54,13 +54,23 @@ def _copy_image(image: Mapping[str, Any]) -> ImageDict:
     return {
         "zarr_url": image["zarr_url"],
         "origin": image["origin"],
-        "attributes": dict(image["attributes"]),
-        "types": dict(image["types"]),
+        "attributes": image["attributes"].copy(),
+        "types": image["types"].copy(),
     }
 
 
 def _as_image_dict(image: Mapping[str, Any] | SingleImage, validate: bool) -> ImageDict:
     """Turn user input into a stored image dict (validated if requested)."""
+    if not validate and type(image) is dict:
+        # Fast path for trusted bulk loads of plain dicts.
+        attributes = image.get("attributes")
+        types = image.get("types")
+        return {
+            "zarr_url": image["zarr_url"],
+            "origin": image.get("origin"),
+            "attributes": {} if attributes is None else attributes.copy(),
+            "types": {} if types is None else types.copy(),
+        }
     if isinstance(image, BaseModel):
         image = image.model_dump()
     if validate:
@@ -86,8 +96,13 @@ class ImageList:
     ) -> None:
         self._validate = validate
         self._images: dict[str, ImageDict] = {}
+        store = self._images
         for image in images:
-            self.add(image)
+            new = _as_image_dict(image, validate)
+            url = new["zarr_url"]
+            if url in store:
+                raise DuplicateImageError(url)
+            store[url] = new
 
     @classmethod
     def _from_trusted(
@@ -222,19 +237,32 @@ class ImageList:
             (key, _membership(values) if self._validate else values)
             for key, values in (attribute_filters or {}).items()
         )
-        result: list[ImageDict] = []
-        append = result.append
-        for image in self._images.values():
-            if wanted_types:
-                types = image["types"]
-                if any(types.get(key, False) != value for key, value in wanted_types):
-                    continue
-            if wanted_attrs:
-                attrs = image["attributes"]
-                if any(attrs.get(key) not in values for key, values in wanted_attrs):
-                    continue
-            append(_copy_image(image))
-        return result
+        values = self._images.values()
+        if not wanted_types and not wanted_attrs:
+            matched: Iterable[ImageDict] = values
+        elif len(wanted_types) == 1 and len(wanted_attrs) == 1:
+            # The common case (one type, one attribute), as one comprehension.
+            ((tkey, tvalue),) = wanted_types
+            ((akey, avalues),) = wanted_attrs
+            matched = [
+                image
+                for image in values
+                if image["types"].get(tkey, False) == tvalue
+                and image["attributes"].get(akey) in avalues
+            ]
+        else:
+            matched = [
+                image for image in values if _matches(image, wanted_types, wanted_attrs)
+            ]
+        return [
+            {
+                "zarr_url": image["zarr_url"],
+                "origin": image["origin"],
+                "attributes": image["attributes"].copy(),
+                "types": image["types"].copy(),
+            }
+            for image in matched
+        ]
 
     # --- pydantic integration ---------------------------------------------
 
@@ -268,6 +296,25 @@ class ImageList:
         """Switch validation on for later changes (after a trusted bulk load)."""
         self._validate = True
         return self
+
+
+def _matches(
+    image: ImageDict,
+    wanted_types: tuple[tuple[str, Any], ...],
+    wanted_attrs: tuple[tuple[str, Any], ...],
+) -> bool:
+    """`match_filter` on pre-processed filters."""
+    if wanted_types:
+        types = image["types"]
+        for key, value in wanted_types:
+            if types.get(key, False) != value:
+                return False
+    if wanted_attrs:
+        attributes = image["attributes"]
+        for key, values in wanted_attrs:
+            if attributes.get(key) not in values:
+                return False
+    return True
 
 
 def _membership(values: Sequence[Any]) -> Any:
