@@ -36,6 +36,9 @@ from .job import Job
 from .job import JobCreate
 from .job import JobStatus
 from .project import Project
+from .resource import Profile
+from .resource import Resource
+from .resource import ResourceType
 from .task import LEGACY_TASK_VERSION
 from .task import Task
 from .task import TaskType
@@ -69,8 +72,11 @@ __all__ = [
     "Job",
     "JobCreate",
     "JobStatus",
+    "Profile",
     "Project",
     "ProjectDump",
+    "Resource",
+    "ResourceType",
     "Task",
     "TaskDump",
     "TaskGroup",
