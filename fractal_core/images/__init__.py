@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .checks import ensure_inside_zarr_dir
 from .errors import DuplicateImageError
 from .errors import ImageNotFoundError
 from .errors import ImageOutsideZarrDirError
@@ -36,6 +37,7 @@ __all__ = [
     "SingleImageUpdate",
     "aggregate_attributes",
     "aggregate_types",
+    "ensure_inside_zarr_dir",
     "filter_image_list",
     "find_image_by_zarr_url",
     "match_filter",
