@@ -66,6 +66,21 @@ class TaskResolutionError(WorkflowImportError):
         """The failed resolutions only, in file order."""
         return [res for res in self.resolutions if not res.ok]
 
+    def newest_versions(self, *, active_only: bool = True) -> dict[int, str]:
+        """``{position: newest available version}`` for failures with candidates.
+
+        Ready to pass as ``override_versions`` to retry the import; positions
+        with nothing to offer (or nothing active) are left out.
+        """
+        chosen: dict[int, str] = {}
+        for position, res in enumerate(self.resolutions):
+            if res.ok:
+                continue
+            offers = [a for a in res.available_tasks if a.active or not active_only]
+            if offers:
+                chosen[position] = offers[0].version  # listed newest first
+        return chosen
+
     def to_data(self) -> list[dict[str, object]]:
         """One dict per workflow task, shaped like the reference's 422 ``data``."""
         return [res.to_dict() for res in self.resolutions]

@@ -259,3 +259,17 @@ def test_file_of_2_10_with_legacy_filters_and_spaced_task_names() -> None:
     assert [t.task.id for t in resolved.task_list] == [700, 701]
     assert all(t.type_filters == {} for t in resolved.task_list)
     assert resolved.task_list[0].args_non_parallel == legacy_entry["args_non_parallel"]
+
+
+def test_retry_with_the_newest_versions_on_offer() -> None:
+    groups = [*GROUPS, build_group(3, "1.1.0", active=False)]
+    data = {"name": "w", "task_list": [entry(version=None), entry(name="missing")]}
+    with pytest.raises(TaskResolutionError) as info:
+        resolve_workflow_import(data, groups)
+    assert info.value.newest_versions() == {0: "1.0.0"}
+    assert info.value.newest_versions(active_only=False) == {0: "1.1.0"}
+    retry = {"name": "w", "task_list": [entry(version=None)]}
+    resolved = resolve_workflow_import(
+        retry, groups, override_versions=info.value.newest_versions()
+    )
+    assert resolved.task_list[0].task_group.version == "1.0.0"
