@@ -48,6 +48,9 @@ from .task_group import TaskGroupActivity
 from .task_group import TaskGroupActivityAction
 from .task_group import TaskGroupActivityStatus
 from .task_group import TaskGroupOrigin
+from .updates import DatasetUpdate
+from .updates import ProjectUpdate
+from .updates import WorkflowUpdate
 from .workflow import Workflow
 from .workflow_task import WorkflowTask
 from .workflow_task import WorkflowTaskUpdate
@@ -60,6 +63,7 @@ __all__ = [
     "DatasetDump",
     "DatasetExport",
     "DatasetImport",
+    "DatasetUpdate",
     "DuplicateTaskNameError",
     "HistoryImageCache",
     "HistoryRun",
@@ -75,6 +79,7 @@ __all__ = [
     "Profile",
     "Project",
     "ProjectDump",
+    "ProjectUpdate",
     "Resource",
     "ResourceType",
     "Task",
@@ -93,6 +98,7 @@ __all__ = [
     "WorkflowTask",
     "WorkflowTaskDump",
     "WorkflowTaskUpdate",
+    "WorkflowUpdate",
     "dump_dataset",
     "dump_project",
     "dump_task",
