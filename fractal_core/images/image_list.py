@@ -105,6 +105,12 @@ class ImageList:
             store[url] = new
 
     @classmethod
+    def trusted(cls, images: Iterable[Mapping[str, Any]]) -> ImageList:
+        """Load already-validated images (e.g. from storage) without validating
+        them again; later changes (`add`, `set`, `update`) are validated."""
+        return cls(images, validate=False)._revalidating()
+
+    @classmethod
     def _from_trusted(
         cls, images: dict[str, ImageDict], validate: bool = True
     ) -> ImageList:
@@ -166,6 +172,15 @@ class ImageList:
     def copy(self) -> ImageList:
         """A cheap independent copy (stored image dicts are shared, never mutated)."""
         return ImageList._from_trusted(dict(self._images), self._validate)
+
+    def __copy__(self) -> ImageList:
+        return self.copy()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ImageList:
+        return ImageList._from_trusted(
+            {url: _copy_image(image) for url, image in self._images.items()},
+            self._validate,
+        )
 
     # --- changes -----------------------------------------------------------
 
@@ -279,7 +294,7 @@ class ImageList:
             if isinstance(value, ImageList):
                 return value
             models = inner(value)
-            return cls((m.model_dump() for m in models), validate=False)._revalidating()
+            return cls.trusted(m.model_dump() for m in models)
 
         return core_schema.no_info_wrap_validator_function(
             validate,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 from pydantic import BaseModel
 from pydantic import ValidationError
@@ -48,6 +51,18 @@ def test_construction_validates() -> None:
     trusted = ImageList([{"zarr_url": "/a/"}], validate=False)
     assert trusted.zarr_urls() == ["/a/"]  # not normalised when not validating
     assert trusted["/a/"] == full("/a/")
+
+
+def test_trusted_load_validates_later_changes() -> None:
+    images = ImageList.trusted([{"zarr_url": "/a/"}])
+    assert images.zarr_urls() == ["/a/"]  # loaded as given
+    with pytest.raises(ValidationError):
+        images.add(img("relative"))
+    with pytest.raises(ValidationError):
+        images.update("/a/", attributes={"k": [1]})
+    loose = ImageList([{"zarr_url": "/a"}], validate=False)
+    loose.add({"zarr_url": "relative"})  # the caller asked for no validation
+    assert "relative" in loose
 
 
 def test_missing_image_errors() -> None:
@@ -117,6 +132,18 @@ def test_copies_are_isolated() -> None:
     original.to_list()[0]["attributes"]["k"] = 7
     original.filter()[0]["attributes"]["k"] = 8
     assert original["/a"] == full("/a", {"k": 1})
+
+
+def test_stdlib_copy_and_pickle_are_isolated() -> None:
+    original = ImageList([img("/a", k=1)])
+    for clone in (
+        copy.copy(original),
+        copy.deepcopy(original),
+        pickle.loads(pickle.dumps(original)),
+    ):
+        assert clone == original
+        clone.update("/a", attributes={"k": 2})
+        assert original["/a"]["attributes"] == {"k": 1}
 
 
 def test_equality() -> None:
