@@ -281,10 +281,11 @@ def disambiguate_task_groups(groups: Sequence[G], ownership: Ownership) -> G | N
         for group in groups:
             if getattr(group, "user_group_id", None) == ownership.default_group_id:
                 return group
-    candidate_ids = {
+    candidate_ids: set[int] = {
         gid
         for g in groups
-        if (gid := getattr(g, "user_group_id", None)) in ownership.memberships
+        if isinstance(gid := getattr(g, "user_group_id", None), int)
+        and gid in ownership.memberships
     }
     if not candidate_ids:
         return None

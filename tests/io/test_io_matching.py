@@ -240,3 +240,45 @@ def test_issue_2852_private_group_of_another_user_is_invisible() -> None:
     assert [g.id for g in visible] == [2, 3]
     res = resolve_task_reference(ref("2.0.0"), visible, me)
     assert res.ok and res.task_group.id == 3
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 3), st.sampled_from([None, 5, 6, 7])),
+        max_size=6,
+    ),
+    st.sampled_from([None, 5]),
+    st.dictionaries(st.sampled_from([5, 6, 7]), st.integers(0, 3)),
+)
+def test_disambiguation_property(
+    owners: list[tuple[int, int | None]],
+    default_group: int | None,
+    link_days: dict[int, int],
+) -> None:
+    groups = [
+        make_group(i + 1, "1.0.0", user_id=uid, user_group_id=gid)
+        for i, (uid, gid) in enumerate(owners)
+    ]
+    links = {gid: T0 + timedelta(days=d) for gid, d in link_days.items()}
+    chosen = disambiguate_task_groups(
+        groups, Ownership(user_id=1, default_group_id=default_group, memberships=links)
+    )
+    own = [g for g in groups if g.user_id == 1]
+    in_default = [
+        g for g in groups if default_group and g.user_group_id == default_group
+    ]
+    linked = [g for g in groups if g.user_group_id in links]
+    if own:
+        assert chosen is own[0]
+    elif in_default:
+        assert chosen is in_default[0]
+    elif linked:
+        assert chosen in linked
+        assert all(
+            links[chosen.user_group_id] <= links[g.user_group_id] for g in linked
+        )
+        assert chosen is next(
+            g for g in linked if g.user_group_id == chosen.user_group_id
+        )
+    else:
+        assert chosen is None
