@@ -261,7 +261,7 @@ class Profile(BaseModel):
     def _rules_by_type(self) -> Profile:
         ssh_only = ("ssh_key_path", "jobs_remote_dir", "tasks_remote_dir")
         if self.resource_type == ResourceType.SLURM_SSH:
-            required = ("username", *ssh_only)
+            required: tuple[str, ...] = ("username", *ssh_only)
             forbidden: tuple[str, ...] = ()
         elif self.resource_type == ResourceType.SLURM_SUDO:
             required = ("username",)
