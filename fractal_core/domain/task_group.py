@@ -18,6 +18,7 @@ from pydantic import model_validator
 from ..types import AbsolutePathStr
 from ..types import DictStrStr
 from ..types import NonEmptyStr
+from ..types import is_url_inside
 from ..types import normalize_package_name
 from ..types import validate_cmd
 from ._time import get_timestamp
@@ -196,6 +197,14 @@ class TaskGroup(BaseModel):
     def pinned_package_versions_post_string(self) -> str:
         """Post-install pins, quoted like the pre-install ones; `""` if none."""
         return " ".join(f'"{req}"' for req in self.pinned_requirements("post"))
+
+    def check_path_under(self, base_dir: str) -> None:
+        """Refuse a group folder that is not strictly inside `base_dir` (FOLLOW 8.8)."""
+        if self.path is not None and not is_url_inside(self.path, base_dir):
+            raise InvalidTaskGroupOperation(
+                f"Task-group path '{self.path}' is not inside the tasks base "
+                f"folder '{base_dir}'."
+            )
 
     def missing_for_pip_collection(self) -> list[str]:
         """Fields the strict (pip/wheel collection) variant requires but lacks."""

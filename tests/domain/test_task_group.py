@@ -90,6 +90,17 @@ def test_pinned_strings_quoted_and_extras_allowed() -> None:
         TaskGroup(origin="pypi", pkg_name="p", pip_extras="a;b")
 
 
+def test_path_containment() -> None:
+    group = TaskGroup(origin="pypi", pkg_name="p", version="1", path="/base/1/p/1/")
+    assert group.path == "/base/1/p/1"
+    group.check_path_under("/base")
+    for base in ("/bas", "/base/1/p/1", "/other"):
+        with pytest.raises(InvalidTaskGroupOperation, match="not inside"):
+            group.check_path_under(base)
+    with pytest.raises(ValidationError):
+        TaskGroup(origin="pypi", pkg_name="p", path="/base/../etc")
+
+
 def test_missing_for_pip_collection() -> None:
     group = TaskGroup(origin="pypi", pkg_name="p", version="1", path="/t/p/1")
     assert group.missing_for_pip_collection() == ["venv_path", "python_version"]
