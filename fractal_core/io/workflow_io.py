@@ -290,7 +290,12 @@ def import_workflow_file(
 
 
 def _locate_task(wftask: Any, task_groups: list[Any]) -> tuple[Any, Any]:
-    """The (task group, task) of a workflow task, by task object or task id."""
+    """The (task group, task) of a workflow task.
+
+    Tried in turn: the same task object or task id; the task's group id; an
+    equal task (workflows built in Python without ids, then copied). An equal
+    task in groups of different package or version is ambiguous.
+    """
     task = getattr(wftask, "task", None)
     task_id = getattr(wftask, "task_id", None)
     if task_id is None and task is not None:
@@ -299,15 +304,22 @@ def _locate_task(wftask: Any, task_groups: list[Any]) -> tuple[Any, Any]:
         for candidate in group.task_list:
             if candidate is task or (task_id is not None and candidate.id == task_id):
                 return group, candidate
-    if task is not None:
-        group_id = getattr(task, "taskgroupv2_id", None)
-        for group in task_groups:
-            if group_id is not None and getattr(group, "id", None) == group_id:
-                return group, task
+    group_id = getattr(task, "taskgroupv2_id", None)
+    for group in task_groups:
+        if group_id is not None and getattr(group, "id", None) == group_id:
+            return group, task
+    equal = [
+        (group, candidate)
+        for group in task_groups
+        for candidate in group.task_list
+        if task is not None and candidate == task
+    ]
+    if len({(g.pkg_name, group_version(g)) for g, _ in equal}) == 1:
+        return equal[0]
+    where = "several task groups" if equal else "none of the given task groups"
     raise WorkflowExportError(
         f"Cannot export workflow task with task_id={task_id} "
-        f"(task {getattr(task, 'name', None)!r}): its task is in none of the "
-        "given task groups."
+        f"(task {getattr(task, 'name', None)!r}): its task is in {where}."
     )
 
 

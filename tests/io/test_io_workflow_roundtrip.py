@@ -273,3 +273,26 @@ def test_export_import_export_is_stable(workflow: Workflow) -> None:
     for old, new in zip(workflow.task_list, imported.task_list, strict=True):
         for field in ("args_parallel", "args_non_parallel", "meta_parallel", "alias"):
             assert getattr(new, field) == getattr(old, field)
+
+
+def test_export_of_copied_tasks_without_ids() -> None:
+    def group(version: str) -> TaskGroup:
+        task = Task(
+            name="t", type="parallel", command_parallel="/bin/true", version=version
+        )
+        return TaskGroup(
+            origin="pypi", pkg_name="pkg", version=version, task_list=[task]
+        )
+
+    old, new = group("1.0.0"), group("2.0.0")
+    workflow = Workflow(name="w")
+    workflow.insert_tasks(0, [(new.task_list[0], {}), (old.task_list[0], {})])
+    workflow = workflow.model_copy(deep=True)
+    assert workflow.task_list[0].task is not new.task_list[0]
+    exported = export_workflow(workflow, [old, new])
+    assert [t["task"]["version"] for t in exported["task_list"]] == ["2.0.0", "1.0.0"]
+    twin = TaskGroup(
+        origin="other", pkg_name="twin", version="2.0.0", task_list=[new.task_list[0]]
+    )
+    with pytest.raises(WorkflowExportError, match="several task groups"):
+        export_workflow(workflow, [old, new, twin])
