@@ -47,6 +47,20 @@ class ImageRecord(TypedDict):
 
 _ATTRIBUTES_UPDATE = TypeAdapter(ImageAttributesWithNone)
 _TYPES_UPDATE = TypeAdapter(ImageTypes)
+_ATTRIBUTE_TYPES = frozenset({int, float, str, bool, type(None)})
+_BOOL_TYPE = frozenset({bool})
+
+
+def _already_valid(values: Mapping[str, Any], value_types: frozenset[type]) -> bool:
+    """True if pydantic validation would return `values` unchanged.
+
+    Fast path for updates: stripped non-empty str keys, values of exactly the
+    allowed types. Anything else goes through the pydantic validator.
+    """
+    return type(values) is dict and all(
+        type(key) is str and key and key.strip() == key and type(val) in value_types
+        for key, val in values.items()
+    )
 
 
 def _copy_image(image: Mapping[str, Any]) -> ImageDict:
@@ -214,7 +228,7 @@ class ImageList:
             raise ImageNotFoundError(zarr_url) from None
         new = dict(old)
         if attributes:
-            if self._validate:
+            if self._validate and not _already_valid(attributes, _ATTRIBUTE_TYPES):
                 attributes = _ATTRIBUTES_UPDATE.validate_python(attributes)
             merged = dict(old["attributes"])
             for key, value in attributes.items():
@@ -224,7 +238,7 @@ class ImageList:
                     merged[key] = value
             new["attributes"] = merged
         if types:
-            if self._validate:
+            if self._validate and not _already_valid(types, _BOOL_TYPE):
                 types = _TYPES_UPDATE.validate_python(types)
             new["types"] = {**old["types"], **types}
         self._images[zarr_url] = new
@@ -247,28 +261,6 @@ class ImageList:
 
         One linear pass; returned images are copies.
         """
-        wanted_types = tuple((type_filters or {}).items())
-        wanted_attrs = tuple(
-            (key, _membership(values) if self._validate else values)
-            for key, values in (attribute_filters or {}).items()
-        )
-        values = self._images.values()
-        if not wanted_types and not wanted_attrs:
-            matched: Iterable[ImageDict] = values
-        elif len(wanted_types) == 1 and len(wanted_attrs) == 1:
-            # The common case (one type, one attribute), as one comprehension.
-            ((tkey, tvalue),) = wanted_types
-            ((akey, avalues),) = wanted_attrs
-            matched = [
-                image
-                for image in values
-                if image["types"].get(tkey, False) == tvalue
-                and image["attributes"].get(akey) in avalues
-            ]
-        else:
-            matched = [
-                image for image in values if _matches(image, wanted_types, wanted_attrs)
-            ]
         return [
             {
                 "zarr_url": image["zarr_url"],
@@ -276,8 +268,37 @@ class ImageList:
                 "attributes": image["attributes"].copy(),
                 "types": image["types"].copy(),
             }
-            for image in matched
+            for image in self._matching(type_filters, attribute_filters)
         ]
+
+    def filter_zarr_urls(
+        self,
+        type_filters: Mapping[str, bool] | None = None,
+        attribute_filters: Mapping[str, Sequence[Any]] | None = None,
+    ) -> list[str]:
+        """The zarr_urls of `filter(...)`, without copying any image."""
+        return [
+            image["zarr_url"]
+            for image in self._matching(type_filters, attribute_filters)
+        ]
+
+    def _matching(
+        self,
+        type_filters: Mapping[str, bool] | None,
+        attribute_filters: Mapping[str, Sequence[Any]] | None,
+    ) -> Iterable[ImageDict]:
+        """Stored images matching the filters (not copies: never hand them out)."""
+        wanted_types = tuple((type_filters or {}).items())
+        attrs = (attribute_filters or {}).items()
+        try:
+            return _select(
+                self._images.values(),
+                wanted_types,
+                tuple((key, _membership(values)) for key, values in attrs),
+            )
+        except TypeError:
+            # An unhashable value somewhere: fall back to list membership.
+            return _select(self._images.values(), wanted_types, tuple(attrs))
 
     # --- pydantic integration ---------------------------------------------
 
@@ -313,6 +334,27 @@ class ImageList:
         return self
 
 
+def _select(
+    images: Iterable[ImageDict],
+    wanted_types: tuple[tuple[str, Any], ...],
+    wanted_attrs: tuple[tuple[str, Any], ...],
+) -> Iterable[ImageDict]:
+    """One linear pass selecting the images that match pre-processed filters."""
+    if not wanted_types and not wanted_attrs:
+        return images
+    if len(wanted_types) == 1 and len(wanted_attrs) == 1:
+        # The common case (one type, one attribute), as one comprehension.
+        ((tkey, tvalue),) = wanted_types
+        ((akey, avalues),) = wanted_attrs
+        return [
+            image
+            for image in images
+            if image["types"].get(tkey, False) == tvalue
+            and image["attributes"].get(akey) in avalues
+        ]
+    return [image for image in images if _matches(image, wanted_types, wanted_attrs)]
+
+
 def _matches(
     image: ImageDict,
     wanted_types: tuple[tuple[str, Any], ...],
@@ -332,12 +374,10 @@ def _matches(
     return True
 
 
-def _membership(values: Sequence[Any]) -> Any:
-    """A container with the list's `in` semantics, hash-based when possible.
+def _membership(values: Sequence[Any]) -> frozenset[Any]:
+    """A set with the list's `in` semantics for hashable values (scalars).
 
-    Only used on validated lists, whose attribute values are hashable scalars.
+    Raises TypeError if a filter value is unhashable; so does a look-up of an
+    unhashable image value, and the caller then falls back to the list.
     """
-    try:
-        return frozenset(values)
-    except TypeError:
-        return values
+    return frozenset(values)

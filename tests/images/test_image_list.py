@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import pickle
+from types import MappingProxyType
 
 import pytest
+from hypothesis import given
 from pydantic import BaseModel
 from pydantic import ValidationError
 
@@ -15,6 +17,8 @@ from fractal_core.images import ImageList
 from fractal_core.images import ImageNotFoundError
 from fractal_core.images import SingleImage
 from fractal_core.images import filter_image_list
+from tests.strategies import attribute_updates
+from tests.strategies import image_types
 
 
 def img(url: str, **attrs: object) -> dict:
@@ -213,3 +217,32 @@ def test_pydantic_field_errors_name_the_image() -> None:
         Dataset(zarr_dir="/d", images=[img("/d/a"), img("/d/a/")])
     with pytest.raises(ValidationError):
         Dataset(zarr_dir="/d", images="nope")
+
+
+def test_filter_zarr_urls() -> None:
+    images = ImageList([full("/a", {"w": "A"}, {"t": True}), full("/b", {"w": "B"})])
+    assert images.filter_zarr_urls() == ["/a", "/b"]
+    assert images.filter_zarr_urls({"t": False}) == ["/b"]
+    assert images.filter_zarr_urls(None, {"w": ["A"]}) == ["/a"]
+
+
+def test_filter_with_unhashable_values_falls_back_to_lists() -> None:
+    loose = ImageList([full("/a", {"k": [1]}), full("/b", {"k": 1})], validate=False)
+    assert loose.filter_zarr_urls(None, {"k": [1]}) == ["/b"]
+    assert loose.filter_zarr_urls(None, {"k": [[1]]}) == ["/a"]
+    trusted = ImageList.trusted([full("/a", {"k": [1]}), full("/b", {"k": 1})])
+    assert trusted.filter_zarr_urls({}, {"k": [1]}) == ["/b"]
+
+
+@given(attribute_updates, image_types)
+def test_update_fast_path_agrees_with_pydantic(attrs: dict, types: dict) -> None:
+    images = ImageList([img("/a", well="A01")])
+    images.update("/a", attributes=attrs, types=types)
+    slow = ImageList([img("/a", well="A01")])
+    # a non-dict mapping always goes through pydantic validation
+    slow.update("/a", attributes=MappingProxyType(attrs), types=MappingProxyType(types))
+    assert images == slow
+    stored = images["/a"]["attributes"]
+    assert [type(v) for v in stored.values()] == [
+        type(v) for v in slow["/a"]["attributes"].values()
+    ]
