@@ -124,6 +124,9 @@ def _run_units(
     for ind, (args, files) in enumerate(zip(list_args, list_files, strict=True)):
         with open(files.args_file_local, "w") as f:
             json.dump(args, f)
+        # A stale output from an earlier run in the same folder must not be
+        # mistaken for this run's output.
+        files.metadiff_file_local.unlink(missing_ok=True)
         units.append(
             WorkUnit(
                 id=str(ind),

@@ -141,7 +141,13 @@ def _wftask_key(wftask: Any, position: int) -> Hashable:
 
 
 def _as_index(images: Any) -> ImageIndex:
-    """An ordered zarr_url -> image dict mapping from an ImageList or a list."""
+    """An ordered zarr_url -> image dict mapping from an ImageList or a list.
+
+    An `ImageList` holds complete, validated images; anything else (a list of
+    dicts) is validated here, which also fills the default keys.
+    """
+    if not isinstance(images, ImageList):
+        images = ImageList(images)
     return {img["zarr_url"]: img for img in images}
 
 

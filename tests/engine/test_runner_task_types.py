@@ -319,3 +319,24 @@ def test_args_file_is_compact_json(testkit: InstalledTestkit, tmp_path: Path) ->
         out.job_dir / "0_converter_write_nothing" / "non_par--args.json"
     ).read_text()
     assert json.loads(text) == {"zarr_dir": str(tmp_path / "zarr")}
+
+
+def test_stale_output_file_in_a_reused_folder_is_ignored(
+    testkit: InstalledTestkit, tmp_path: Path
+) -> None:
+    zarr_dir = tmp_path / "zarr"
+    output = {"image_list_updates": [{"zarr_url": f"{zarr_dir}/img"}]}
+    first = run(
+        testkit,
+        tmp_path,
+        [("emit_output_converter", {"args_non_parallel": {"output": output}})],
+    )
+    assert first.zarr_urls == [f"{zarr_dir}/img"]
+    second = run(
+        testkit,
+        tmp_path,
+        [("emit_output_converter", {"args_non_parallel": {"write_file": False}})],
+        zarr_dir=str(zarr_dir),
+    )  # same job folder "job": the old metadiff file must not be read again
+    assert second.error is None
+    assert second.images == []
