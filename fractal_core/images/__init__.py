@@ -13,6 +13,8 @@ from .models import SingleImage
 from .models import SingleImageBase
 from .models import SingleImageTaskOutput
 from .models import SingleImageUpdate
+from .status import STATUS_UNSET
+from .status import enrich_images_with_status
 from .tools import IMAGE_STATUS_KEY
 from .tools import ImageSearch
 from .tools import aggregate_attributes
@@ -24,6 +26,7 @@ from .tools import merge_type_filters
 
 __all__ = [
     "IMAGE_STATUS_KEY",
+    "STATUS_UNSET",
     "DuplicateImageError",
     "ImageList",
     "ImageNotFoundError",
@@ -37,6 +40,7 @@ __all__ = [
     "SingleImageUpdate",
     "aggregate_attributes",
     "aggregate_types",
+    "enrich_images_with_status",
     "ensure_inside_zarr_dir",
     "filter_image_list",
     "find_image_by_zarr_url",
