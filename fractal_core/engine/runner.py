@@ -115,7 +115,7 @@ def task_description(
     )
 
 
-def _default_package(task: Any) -> tuple[str | None, str | None]:
+def default_package_of(task: Any) -> tuple[str | None, str | None]:
     return getattr(task, "pkg_name", None), getattr(task, "version", None)
 
 
@@ -194,7 +194,7 @@ def run_workflow(
     job_attribute_filters: Mapping[str, Sequence[Any]] | None = None,
     settings: EngineSettings | None = None,
     logger_name: str | None = None,
-    package_of: Callable[[Any], tuple[str | None, str | None]] = _default_package,
+    package_of: Callable[[Any], tuple[str | None, str | None]] = default_package_of,
     on_submit: Callable[[Sequence[WorkUnit]], None] | None = None,
 ) -> WorkflowRunResult:
     """Run `wf_task_list` (already sliced, in order) on `dataset`.
