@@ -16,6 +16,7 @@ from typing import Any
 from ..domain.task_group import TaskGroup
 from ..domain.task_group import TaskGroupOrigin
 from ..hosts import Host
+from ..hosts import HostError
 from ..hosts import LocalHost
 from ..manifest import ManifestV2
 from ..manifest import parse_manifest
@@ -81,11 +82,14 @@ def collect_custom(
         raise InvalidCollectionRequest(
             f"Invalid python_interpreter={python!r}: {what}."
         )
-    probe = host.run([python, "-c", _PROBE])
-    if not probe.ok:
+    try:
+        probe = host.run([python, "-c", _PROBE])
+        problem = None if probe.ok else probe.stderr.strip()[-500:]
+    except HostError as e:
+        problem = str(e)
+    if problem is not None:
         raise InvalidCollectionRequest(
-            f"Invalid python_interpreter={python!r}: it is not executable "
-            f"({probe.stderr.strip()[-500:]})."
+            f"Invalid python_interpreter={python!r}: it is not executable ({problem})."
         )
     if package_root is not None:
         root = _abs(package_root, "package_root")
