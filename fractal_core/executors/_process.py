@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -20,13 +21,15 @@ class ProcessStarter:
     """Starts the processes of one batch of units.
 
     The command check (`validate_cmd`, `shlex.split`, `shutil.which`), the
-    environment (`os.environ` as first seen plus `unit.env`) and log folders are
+    environment (`os.environ` as first seen, then `env`, then `unit.env`) and log
+    folders are
     computed once per distinct value, not once per unit: for trivial tasks this
     work is a sizeable part of the per-unit cost. Safe to share between threads
     (a race only repeats a computation).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self._extra_env = dict(env or {})
         self._commands: dict[str, list[str] | InvalidCommand] = {}
         self._base_env: dict[str, str] | None = None
         self._envs: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
@@ -52,14 +55,14 @@ class ProcessStarter:
         ]
 
     def env(self, unit: WorkUnit) -> dict[str, str] | None:
-        """None (inherit) without `unit.env`, else `os.environ` + `unit.env`."""
-        if not unit.env:
+        """`os.environ` + executor env + `unit.env`; None (inherit) if both empty."""
+        if not unit.env and not self._extra_env:
             return None
         key = tuple(sorted(unit.env.items()))
         env = self._envs.get(key)
         if env is None:
             if self._base_env is None:
-                self._base_env = dict(os.environ)
+                self._base_env = {**os.environ, **self._extra_env}
             env = {**self._base_env, **unit.env}
             self._envs[key] = env
         return env

@@ -11,8 +11,9 @@ as a real task (as `fractal_task_tools.task_wrapper.run_fractal_task` does):
 - an exception is a failure with returncode 1; its traceback goes to the log file.
 
 Any other command runs as a real subprocess, synchronously, with the same checks
-as `LocalExecutor`, unless `allow_subprocess=False` (then it fails as
-INVALID_COMMAND). Example::
+as `LocalExecutor` (environment: `os.environ` + `env` + `unit.env`), unless
+`allow_subprocess=False` (then it fails as INVALID_COMMAND). Python callables
+run in this process and see its environment unchanged. Example::
 
     def my_task(*, zarr_url: str) -> dict:
         return {"image_list_updates": [{"zarr_url": zarr_url}]}
@@ -74,9 +75,11 @@ class InlineExecutor(ExecutorContext):
         tasks: Mapping[str, TaskFunction] | None = None,
         *,
         allow_subprocess: bool = True,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.tasks: dict[str, TaskFunction] = dict(tasks or {})
         self.allow_subprocess = allow_subprocess
+        self.env = dict(env or {})
         self._closed = False
 
     def register(self, command: str, function: TaskFunction) -> None:
@@ -122,7 +125,7 @@ class InlineExecutor(ExecutorContext):
         return judge_exit(unit, 0)
 
     def _subprocess(self, unit: WorkUnit) -> UnitResult:
-        proc = ProcessStarter().start(unit)
+        proc = ProcessStarter(self.env).start(unit)
         if isinstance(proc, UnitResult):
             return proc
         return judge_exit(unit, proc.wait())

@@ -2,7 +2,8 @@
 
 Each unit runs `shlex.split(command) + ["--args-json", A, "--out-json", O]` with no
 shell, stdout and stderr both into its log file, environment `os.environ` plus
-`unit.env`, in its own process group so that cancellation reaches its children.
+the executor's `env` plus `unit.env`, in its own process group so that
+cancellation reaches its children.
 
 Concurrency has two bounds: `max_workers` for the whole executor (like the
 reference's thread pool) and, per submission, the units' `parallel_tasks_per_job`.
@@ -22,6 +23,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -73,6 +75,7 @@ class LocalHandle:
         limit: int | None,
         chunk_barrier: bool,
         cancel_grace: float,
+        env: Mapping[str, str],
     ) -> None:
         self._pool = pool
         self._units = list(units)
@@ -86,7 +89,7 @@ class LocalHandle:
         self._next = 0
         self._in_flight = 0
         self._cancelled = False
-        self._starter = ProcessStarter()
+        self._starter = ProcessStarter(env)
 
     # -- scheduling -----------------------------------------------------------
 
@@ -220,6 +223,8 @@ class LocalExecutor(ExecutorContext):
     `max_workers=None` uses Python's pool default, like the reference; the
     effective concurrency of a submission is min(parallel_tasks_per_job, max_workers).
     `cancel_grace` is how long cancelled processes get between SIGTERM and SIGKILL.
+    `env` is added to every unit's environment (under `unit.env`), e.g.
+    `{"FRACTAL_CACHE_DIR": ...}`.
     Use as a context manager: leaving the block waits for all units, or cancels
     them when an exception escapes.
     """
@@ -230,6 +235,7 @@ class LocalExecutor(ExecutorContext):
         *,
         chunk_barrier: bool = False,
         cancel_grace: float = DEFAULT_CANCEL_GRACE,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         if max_workers is not None and (
             isinstance(max_workers, bool)
@@ -244,6 +250,7 @@ class LocalExecutor(ExecutorContext):
         self.max_workers = max_workers or default_max_workers()
         self.chunk_barrier = chunk_barrier
         self.cancel_grace = cancel_grace
+        self.env = dict(env or {})
         self._pool = ThreadPoolExecutor(
             max_workers=self.max_workers, thread_name_prefix="fractal-unit"
         )
@@ -272,6 +279,7 @@ class LocalExecutor(ExecutorContext):
                 limit=limit,
                 chunk_barrier=self.chunk_barrier,
                 cancel_grace=self.cancel_grace,
+                env=self.env,
             )
             self._handles = [h for h in self._handles if not h.done()]
             self._handles.append(handle)

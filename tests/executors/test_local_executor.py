@@ -13,6 +13,7 @@ from fractal_core.executors import Executor
 from fractal_core.executors import ExecutorError
 from fractal_core.executors import FailureKind
 from fractal_core.executors import Handle
+from fractal_core.executors import InlineExecutor
 from fractal_core.executors import LocalExecutor
 from fractal_core.executors import UnitStatus
 from fractal_core.executors import WorkUnit
@@ -143,6 +144,21 @@ def test_env_and_workdir(make_unit: UnitFactory, tmp_path: Path) -> None:
         "cwd": str(workdir),
     }
     assert "FRACTAL_TEST_VALUE" not in os.environ
+
+
+@pytest.mark.parametrize("executor_class", [LocalExecutor, InlineExecutor])
+def test_executor_env_under_unit_env(
+    make_unit: UnitFactory, executor_class: type[LocalExecutor | InlineExecutor]
+) -> None:
+    units = [
+        make_unit(name, {"env_key": key}, env={"LAYER_B": "unit"})
+        for name, key in (("a", "LAYER_A"), ("b", "LAYER_B"))
+    ]
+    env = {"LAYER_A": "executor", "LAYER_B": "executor"}
+    with executor_class(env=env) as executor:
+        results = executor.submit(units).results()
+    assert results["a"].output["value"] == "executor"
+    assert results["b"].output["value"] == "unit"
 
 
 def test_some_units_fail_others_finish(make_unit: UnitFactory) -> None:
@@ -342,3 +358,34 @@ def test_many_handles_share_the_pool(make_unit: UnitFactory) -> None:
         ]
         outputs = [[r.output for r in h.results().values()] for h in handles]
     assert outputs == [[[i, j] for j in range(3)] for i in range(3)]
+
+
+@pytest.mark.parametrize("barrier", [False, True])
+def test_cancel_midway_leaves_no_process(
+    make_unit: UnitFactory, tmp_path: Path, barrier: bool
+) -> None:
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    units = [
+        make_unit(
+            f"u{i:02d}",
+            {"pid_file": str(pids / f"u{i:02d}"), "sleep": 0.05 if i < 4 else 600},
+            parallel=3,
+        )
+        for i in range(20)
+    ]
+    with LocalExecutor(max_workers=4, chunk_barrier=barrier) as executor:
+        handle = executor.submit(units)
+        _wait_for_file(pids / "u04")  # a long unit has started
+        handle.cancel()
+        assert handle.wait(timeout=60)
+    results = handle.results()
+    assert len(results) == 20
+    statuses = {r.status for r in results.values()}
+    assert statuses <= {UnitStatus.OK, UnitStatus.CANCELLED}
+    assert results["u00"].status is UnitStatus.OK
+    assert results["u04"].status is UnitStatus.CANCELLED
+    assert results["u19"].status is UnitStatus.CANCELLED
+    for pid_file in pids.iterdir():
+        if pid_file.suffix != ".tmp":
+            assert _gone(int(pid_file.read_text()))
