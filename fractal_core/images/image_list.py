@@ -26,6 +26,7 @@ from typing_extensions import TypedDict
 
 from fractal_core.types import ImageAttributesWithNone
 from fractal_core.types import ImageTypes
+from fractal_core.types import normalize_url
 
 from .errors import DuplicateImageError
 from .errors import ImageNotFoundError
@@ -48,6 +49,7 @@ class ImageRecord(TypedDict):
 _ATTRIBUTES_UPDATE = TypeAdapter(ImageAttributesWithNone)
 _TYPES_UPDATE = TypeAdapter(ImageTypes)
 _ATTRIBUTE_TYPES = frozenset({int, float, str, bool, type(None)})
+_STORED_ATTRIBUTE_TYPES = frozenset({int, float, str, bool})
 _BOOL_TYPE = frozenset({bool})
 
 
@@ -57,10 +59,14 @@ def _already_valid(values: Mapping[str, Any], value_types: frozenset[type]) -> b
     Fast path for updates: stripped non-empty str keys, values of exactly the
     allowed types. Anything else goes through the pydantic validator.
     """
-    return type(values) is dict and all(
-        type(key) is str and key and key.strip() == key and type(val) in value_types
-        for key, val in values.items()
-    )
+    if type(values) is not dict:
+        return False
+    for key, value in values.items():
+        if type(value) not in value_types or type(key) is not str:
+            return False
+        if not key or key.strip() != key:
+            return False
+    return True
 
 
 def _copy_image(image: Mapping[str, Any]) -> ImageDict:
@@ -85,6 +91,10 @@ def _as_image_dict(image: Mapping[str, Any] | SingleImage, validate: bool) -> Im
             "attributes": {} if attributes is None else attributes.copy(),
             "types": {} if types is None else types.copy(),
         }
+    if validate:
+        canonical = _canonical_image(image)
+        if canonical is not None:
+            return canonical
     if isinstance(image, BaseModel):
         image = image.model_dump()
     if validate:
@@ -94,6 +104,39 @@ def _as_image_dict(image: Mapping[str, Any] | SingleImage, validate: bool) -> Im
         "origin": image.get("origin"),
         "attributes": dict(image.get("attributes") or {}),
         "types": dict(image.get("types") or {}),
+    }
+
+
+def _canonical_image(image: object) -> ImageDict | None:
+    """The stored form of `image` if validating it would change nothing, else None.
+
+    Fast path (about 10x cheaper than pydantic) for the common case of plain
+    dicts that are already valid and normalised, e.g. files written by us.
+    """
+    if type(image) is not dict:
+        return None
+    zarr_url = image.get("zarr_url")
+    origin = image.get("origin")
+    attributes = image.get("attributes", {})
+    types = image.get("types", {})
+    if type(zarr_url) is not str or not (origin is None or type(origin) is str):
+        return None
+    if not _already_valid(attributes, _STORED_ATTRIBUTE_TYPES):
+        return None
+    if not _already_valid(types, _BOOL_TYPE):
+        return None
+    try:
+        if normalize_url(zarr_url) != zarr_url:
+            return None
+        if origin is not None and normalize_url(origin) != origin:
+            return None
+    except ValueError:
+        return None
+    return {
+        "zarr_url": zarr_url,
+        "origin": origin,
+        "attributes": attributes.copy(),
+        "types": types.copy(),
     }
 
 

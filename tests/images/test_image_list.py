@@ -8,6 +8,7 @@ from types import MappingProxyType
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel
 from pydantic import ValidationError
 
@@ -246,3 +247,43 @@ def test_update_fast_path_agrees_with_pydantic(attrs: dict, types: dict) -> None
     assert [type(v) for v in stored.values()] == [
         type(v) for v in slow["/a"]["attributes"].values()
     ]
+
+
+class StrSubclass(str):
+    """A str subclass: pydantic turns it into a plain str."""
+
+
+_messy_urls = st.sampled_from(
+    ["/a", "/a/", " /a", "//a", "/a/../b", "rel", "s3://b/k", "s3://b/k/", "", 1]
+)
+_messy_keys = st.sampled_from(["k", " k", "", "j", StrSubclass("s")])
+_messy_values = st.sampled_from(
+    [1, 1.5, "x", True, None, [1], b"raw", StrSubclass("v"), float("nan")]
+)
+_messy_images = st.fixed_dictionaries(
+    {"zarr_url": _messy_urls},
+    optional={
+        "origin": _messy_urls | st.none(),
+        "attributes": st.dictionaries(_messy_keys, _messy_values, max_size=3)
+        | st.none(),
+        "types": st.dictionaries(_messy_keys, st.sampled_from([True, 0, "yes", "x"]))
+        | st.none(),
+        "extra": st.just("dropped"),
+    },
+)
+
+
+@given(_messy_images)
+def test_validation_fast_path_agrees_with_the_model(raw: dict) -> None:
+    try:
+        expected = SingleImage.model_validate(raw).model_dump()
+    except ValidationError:
+        with pytest.raises(ValidationError):
+            ImageList([raw])
+        return
+    stored = ImageList([raw])[expected["zarr_url"]]
+    assert repr(stored) == repr(expected)  # same values, same types, nan-safe
+    for field in ("attributes", "types"):
+        assert [(type(k), type(v)) for k, v in stored[field].items()] == [
+            (type(k), type(v)) for k, v in expected[field].items()
+        ]
