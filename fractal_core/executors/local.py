@@ -82,7 +82,7 @@ class LocalHandle:
         self._limit = limit if limit is not None else max(len(self._units), 1)
         self._chunk_barrier = chunk_barrier
         self._cancel_grace = cancel_grace
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.Lock())
         self._state = [_State.PENDING] * len(self._units)
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._results: dict[int, UnitResult] = {}
@@ -153,9 +153,8 @@ class LocalHandle:
         if cancel_now:  # cancel() ran while the process was being created
             self._terminate([proc])
         returncode = proc.wait()
-        with self._cond:
-            was_cancelled = self._cancelled
-        if was_cancelled and returncode != 0:
+        # cancel() sets the flag before signalling, so no lock is needed to see it
+        if self._cancelled and returncode != 0:
             return cancelled(unit, returncode=returncode)
         return judge_exit(unit, returncode)
 
