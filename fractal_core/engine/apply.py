@@ -19,17 +19,19 @@ the task's `output_types`. Then removals, each of which must exist.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
-from ..types import is_url_inside
+from ..types import normalize_url
+from ._gc import gc_paused
 from .errors import MissingImageError
 from .errors import NewImageOutsideZarrDirError
 from .outputs import MergedOutput
 
-__all__ = ["AppliedOutput", "ImageIndex", "apply_task_output"]
+__all__ = ["AppliedOutput", "ImageIndex", "apply_task_output", "gc_paused"]
 
 ImageDict = dict[str, Any]
 ImageIndex = dict[str, ImageDict]
@@ -52,6 +54,21 @@ class AppliedOutput:
 def _merge_attributes(base: Mapping[str, Any], new: Mapping[str, Any]) -> ImageDict:
     merged = {**base, **new}
     return {key: value for key, value in merged.items() if value is not None}
+
+
+def _inside(zarr_dir: str) -> Callable[[str], bool]:
+    """A fast "strictly inside zarr_dir" test for already-normalised URLs.
+
+    Same answer as `is_url_inside` (component-wise, S3-aware: a local URL is
+    never inside an `s3://` dir and vice versa), with the prefix computed once.
+    """
+    directory = normalize_url(zarr_dir)
+    prefix = directory if directory.endswith("/") else directory + "/"
+
+    def check(url: str) -> bool:
+        return len(url) > len(prefix) and url.startswith(prefix)
+
+    return check
 
 
 def _origin_base(
@@ -80,8 +97,20 @@ def apply_task_output(
     Stored image dicts are shared with the input, never mutated: every changed
     image is a new dict.
     """
+    with gc_paused():
+        return _apply(images, output, zarr_dir=zarr_dir, output_types=output_types)
+
+
+def _apply(
+    images: Mapping[str, ImageDict],
+    output: MergedOutput,
+    *,
+    zarr_dir: str,
+    output_types: Mapping[str, bool],
+) -> AppliedOutput:
     work: ImageIndex = dict(images)
     result = AppliedOutput(images=work)
+    is_inside = _inside(zarr_dir)
     out_types = dict(output_types)
     for update in output.image_list_updates:
         zarr_url: str = update["zarr_url"]
@@ -107,7 +136,7 @@ def apply_task_output(
             work[zarr_url] = new_image
             result.updated.append(zarr_url)
         else:
-            if not is_url_inside(zarr_url, zarr_dir):
+            if not is_inside(zarr_url):
                 raise NewImageOutsideZarrDirError(
                     "Cannot create image if zarr_url is not a subfolder of "
                     f"zarr_dir.\nzarr_dir: {zarr_dir}\nzarr_url: {zarr_url}"

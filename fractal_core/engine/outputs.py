@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from ..images.models import SingleImageTaskOutput
 from ..types import ZarrUrlStr
+from ._gc import gc_paused
 from .errors import DuplicateZarrUrlError
 from .errors import TaskOutputValidationError
 
@@ -91,7 +92,8 @@ def _validate(
             f"Original data: {value}."
         )
     try:
-        return model.model_validate(dict(value))
+        with gc_paused():
+            return model.model_validate(dict(value))
     except ValidationError as exc:
         raise TaskOutputValidationError(
             f"Validation of {label} failed{_where(output_file)}.\n"
@@ -116,11 +118,21 @@ def validate_init_task_output(
 
 def _freeze(value: Any) -> Any:
     """A hashable stand-in with the same `==` semantics as the JSON value."""
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return ("__dict__", frozenset((k, _freeze(v)) for k, v in value.items()))
     if isinstance(value, list | tuple):
         return ("__list__", tuple(_freeze(v) for v in value))
     return value
+
+
+def _image_key(image: dict[str, Any]) -> Any:
+    """Fast exact key of an image update (attribute and type values are scalars)."""
+    return (
+        image["zarr_url"],
+        image["origin"],
+        frozenset(image["attributes"].items()),
+        frozenset(image["types"].items()),
+    )
 
 
 def deduplicate_list(items: Iterable[Any]) -> list[Any]:
@@ -137,6 +149,30 @@ def deduplicate_list(items: Iterable[Any]) -> list[Any]:
             seen.add(key)
             out.append(item)
     return out
+
+
+def _deduplicate_images(images: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[Any] = set()
+    out: list[dict[str, Any]] = []
+    for image in images:
+        key = _image_key(image)
+        if key not in seen:
+            seen.add(key)
+            out.append(image)
+    return out
+
+
+def _as_update(image: SingleImageTaskOutput) -> ImageUpdate:
+    """The dumped form of a validated update, without pydantic's dump overhead.
+
+    The dicts are the model's own (validated, never mutated afterwards).
+    """
+    return {
+        "zarr_url": image.zarr_url,
+        "origin": image.origin,
+        "attributes": image.attributes,
+        "types": image.types,
+    }
 
 
 @dataclass
@@ -181,13 +217,14 @@ def merge_outputs(task_outputs: Iterable[TaskOutput]) -> MergedOutput:
     """
     updates: list[ImageUpdate] = []
     removals: list[str] = []
-    for out in task_outputs:
-        updates.extend(img.model_dump() for img in out.image_list_updates)
-        removals.extend(out.image_list_removals)
-    return MergedOutput(
-        image_list_updates=deduplicate_list(updates),
-        image_list_removals=list(dict.fromkeys(removals)),
-    )
+    with gc_paused():
+        for out in task_outputs:
+            updates.extend(_as_update(img) for img in out.image_list_updates)
+            removals.extend(out.image_list_removals)
+        return MergedOutput(
+            image_list_updates=_deduplicate_images(updates),
+            image_list_removals=list(dict.fromkeys(removals)),
+        )
 
 
 def merge_task_outputs(
