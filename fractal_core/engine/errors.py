@@ -80,9 +80,5 @@ class MissingImageError(TaskOutputApplicationError, KeyError):
         return RuntimeError.__str__(self)
 
 
-class InvalidImageError(TaskOutputApplicationError, ValueError):
-    """An image resulting from a task output fails image validation."""
-
-
 class UnreachableBranchError(RuntimeError, FractalCoreError):
     """An executor broke its contract (e.g. a unit without a result)."""

@@ -71,6 +71,7 @@ def run_job(
     attribute_filters: Mapping[str, Sequence[Any]] | None = None,
     settings: EngineSettings | None = None,
     package_of: Callable[[Any], tuple[str | None, str | None]] = default_package_of,
+    task_group_dump_of: Callable[[Any], dict[str, Any]] | None = None,
     zip_job_folder: bool = True,
 ) -> JobOutcome:
     """Run a job and never raise for task failures: read `status` and `log`.
@@ -145,6 +146,7 @@ def run_job(
             settings=settings,
             logger_name=logger_name,
             package_of=package_of,
+            task_group_dump_of=task_group_dump_of,
         )
         log.info('End execution of workflow "%s"; more logs at %s', name, log_path)
         log.debug('END workflow "%s"', name)

@@ -46,6 +46,8 @@ from .selection import select_images
 
 __all__ = [
     "DEFAULT_MAX_PARALLELIZATION_LIST_SIZE",
+    "default_fractal_cache_dir",
+    "default_package_of",
     "EngineSettings",
     "WorkflowRunResult",
     "run_workflow",
@@ -72,6 +74,13 @@ class WorkflowRunResult:
     images: ImageList
     recorder: Recorder
     run_ids: list[int] = field(default_factory=list)
+
+
+def default_fractal_cache_dir(project_dirs: Sequence[str | os.PathLike[str]]) -> Path:
+    """`<first project dir>/fractal/.fractal_cache` (2.22.12+ default); not created."""
+    if not project_dirs:
+        raise ValueError("A FRACTAL_CACHE_DIR default needs at least one project dir.")
+    return Path(project_dirs[0]) / "fractal" / ".fractal_cache"
 
 
 def set_start_and_last_task_index(
@@ -195,6 +204,7 @@ def run_workflow(
     settings: EngineSettings | None = None,
     logger_name: str | None = None,
     package_of: Callable[[Any], tuple[str | None, str | None]] = default_package_of,
+    task_group_dump_of: Callable[[Any], dict[str, Any]] | None = None,
     on_submit: Callable[[Sequence[WorkUnit]], None] | None = None,
 ) -> WorkflowRunResult:
     """Run `wf_task_list` (already sliced, in order) on `dataset`.
@@ -206,6 +216,10 @@ def run_workflow(
     earlier tasks, and of the successful units of the failing task, stay applied
     (reference rule). Errors while applying outputs leave the task's images
     unchanged (TaskOutputApplicationError).
+
+    `package_of(task)` gives (package name, version) for log lines and
+    `task_group_dump_of(task)` the history run's task-group dump; both come from
+    the caller's task groups (the engine does not look them up).
     """
     settings = settings or EngineSettings()
     recorder = recorder if recorder is not None else InMemoryRecorder()
@@ -262,7 +276,7 @@ def run_workflow(
                 **_dump(wftask, exclude={"task"}),
                 "task": _task_dump(task),
             },
-            task_group_dump={},
+            task_group_dump=task_group_dump_of(task) if task_group_dump_of else {},
             num_available_images=selection.num_available,
         )
         result.run_ids.append(run_id)
