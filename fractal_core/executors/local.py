@@ -108,9 +108,23 @@ class LocalHandle:
             count = min(self._limit - self._in_flight, remaining)
         for _ in range(count):
             index = self._next
+            try:
+                self._pool.submit(self._run, index)
+            except RuntimeError as exc:  # pool shut down (e.g. interpreter exit)
+                self._fail_unscheduled(f"Executor error: cannot schedule unit: {exc}")
+                return
             self._next += 1
             self._in_flight += 1
-            self._pool.submit(self._run, index)
+
+    def _fail_unscheduled(self, message: str) -> None:
+        """Give every unit not yet handed to the pool an EXECUTOR_ERROR (locked)."""
+        for index in range(self._next, len(self._units)):
+            self._state[index] = _State.DONE
+            self._results[index] = failed(
+                self._units[index], FailureKind.EXECUTOR_ERROR, message
+            )
+        self._next = len(self._units)
+        self._cond.notify_all()
 
     def _finish(self, index: int, result: UnitResult) -> None:
         with self._cond:
