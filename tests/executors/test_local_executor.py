@@ -76,6 +76,22 @@ def test_nonzero_exit(make_unit: UnitFactory) -> None:
     assert result.output is None
 
 
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("false", "Task failed with returncode=1."),
+        ("sleep --fake-arg", "unrecognized option"),
+    ],
+)
+def test_system_commands_failing(
+    make_unit: UnitFactory, command: str, expected: str
+) -> None:
+    result = _run_one(make_unit("u0", command=command))
+    assert result.failure is not None
+    assert result.failure.kind is FailureKind.NONZERO_EXIT
+    assert expected in result.failure.message
+
+
 def test_killed_by_signal_is_a_nonzero_exit(make_unit: UnitFactory) -> None:
     result = _run_one(make_unit("u0", {"self_kill": True}))
     assert result.failure is not None
