@@ -15,6 +15,7 @@ from collections.abc import Hashable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from .recorder import InMemoryRecorder
 from .recorder import JobStatus
 from .recorder import Recorder
 from .runner import EngineSettings
+from .runner import default_fractal_cache_dir
 from .runner import default_package_of
 from .runner import run_workflow
 from .runner import set_start_and_last_task_index
@@ -72,13 +74,21 @@ def run_job(
     settings: EngineSettings | None = None,
     package_of: Callable[[Any], tuple[str | None, str | None]] = default_package_of,
     task_group_dump_of: Callable[[Any], dict[str, Any]] | None = None,
+    project_dirs: Sequence[str] | None = None,
     zip_job_folder: bool = True,
 ) -> JobOutcome:
     """Run a job and never raise for task failures: read `status` and `log`.
 
     Raises InvalidTaskRange before touching anything when the slice is invalid.
     `job`, if given (a domain `Job`), gets its final status, log, timestamps.
+    FRACTAL_CACHE_DIR is `settings.fractal_cache_dir` if set, else the
+    reference's default under the first of `project_dirs` (when given).
     """
+    settings = settings or EngineSettings()
+    if settings.fractal_cache_dir is None and project_dirs:
+        settings = replace(
+            settings, fractal_cache_dir=default_fractal_cache_dir(project_dirs)
+        )
     recorder = recorder if recorder is not None else InMemoryRecorder()
     task_list = list(workflow.task_list)
     first, last = set_start_and_last_task_index(
@@ -95,7 +105,13 @@ def run_job(
         if job is not None:
             job.working_dir = str(working_dir)
             job.working_dir_user = str(working_dir_user or working_dir)
-            job.finish(status, log=log, at=end)
+            error_log = getattr(executor, "executor_error_log", None)
+            job.finish(
+                status,
+                log=log,
+                executor_error_log=error_log.replace("\x00", "") if error_log else None,
+                at=end,
+            )
         images = dataset.images if isinstance(dataset.images, ImageList) else None
         return JobOutcome(
             status=status,

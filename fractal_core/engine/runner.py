@@ -260,9 +260,12 @@ def run_workflow(
         )
         if status_accepted is not None and task_type not in CONVERTER_TYPES:
             if first_task_statuses is None:
-                # Status of the first task of the slice, computed once (reference).
-                first_task_statuses = recorder.image_status(
-                    dataset_id, wftask_key, list(index)
+                # Statuses come from the first task of the slice only, computed
+                # once, as in the reference (a converter first: nothing matches).
+                first_task_statuses = (
+                    recorder.image_status(dataset_id, wftask_key, list(index))
+                    if position == 0
+                    else {}
                 )
             selection = _status_filter(selection, first_task_statuses, status_accepted)
 
@@ -357,6 +360,9 @@ def run_workflow(
                 workflowtask_id=wftask_key,
                 zarr_urls=merged.image_list_removals,
             )
+        recorder.executor_error_log(
+            job_id=job_id, text=getattr(executor, "executor_error_log", None)
+        )
         recorder.accounting(
             job_id=job_id, num_tasks=num_tasks, num_new_images=applied.num_new_images
         )

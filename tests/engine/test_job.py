@@ -179,3 +179,32 @@ def test_slice_runs_only_selected_tasks(
         "1_converter_write_nothing",
     ]
     assert not Path(f"{tmp_path / 'job'}.zip").exists()
+
+
+def test_cache_dir_defaults_under_first_project_dir(
+    testkit: InstalledTestkit, tmp_path: Path
+) -> None:
+    wf = build_workflow(
+        testkit,
+        [
+            (
+                "emit_output_converter",
+                {"args_non_parallel": {"echo_env": ["FRACTAL_CACHE_DIR"]}},
+            )
+        ],
+    )
+    with LocalExecutor() as executor:
+        outcome = run_job(
+            workflow=wf,
+            dataset=DatasetStub(zarr_dir=str(tmp_path / "zarr")),
+            executor=executor,
+            working_dir=tmp_path / "job",
+            project_dirs=[str(tmp_path / "proj"), "/elsewhere"],
+            zip_job_folder=False,
+        )
+    assert outcome.status == "done"
+    log = (
+        tmp_path / "job" / "0_emit_output_converter" / "non_par--log.txt"
+    ).read_text()
+    assert f"ENV FRACTAL_CACHE_DIR={tmp_path}/proj/fractal/.fractal_cache" in log
+    assert not (tmp_path / "proj").exists()  # exported, not created
