@@ -149,6 +149,14 @@ class TaskGroup(BaseModel):
         if self.origin != TaskGroupOrigin.OTHER:
             self.pkg_name = normalize_package_name(self.pkg_name)
         check_unique_task_names(self.task_list)
+        if self.id is not None:
+            # Copies, so that the caller's Task objects are not modified.
+            self.task_list = [
+                task
+                if task.taskgroupv2_id is not None
+                else task.model_copy(update={"taskgroupv2_id": self.id})
+                for task in self.task_list
+            ]
         return self
 
     def set_task_list(self, tasks: list[Task]) -> None:
