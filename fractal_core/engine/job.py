@@ -51,6 +51,17 @@ class JobOutcome:
     images: ImageList | None
     recorder: Recorder
     error: BaseException | None = None
+    dataset_id: Hashable = None
+
+    def image_status(self, workflowtask_id: Hashable) -> dict[str, str]:
+        """zarr_url -> status for one workflow task, for every current image."""
+        urls = self.images.zarr_urls() if self.images is not None else None
+        return self.recorder.image_status(self.dataset_id, workflowtask_id, urls)
+
+    def task_status(self, workflowtask_id: Hashable) -> dict[str, Any] | None:
+        """Status and image counters of one workflow task (in-memory recorder)."""
+        query = getattr(self.recorder, "workflow_task_status", None)
+        return None if query is None else query(self.dataset_id, workflowtask_id)
 
 
 def _now() -> datetime:
@@ -120,6 +131,7 @@ def run_job(
             images=images,
             recorder=recorder,
             error=error,
+            dataset_id=getattr(dataset, "id", None),
         )
 
     try:

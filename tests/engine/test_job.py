@@ -69,6 +69,12 @@ def test_successful_job(testkit: InstalledTestkit, tmp_path: Path) -> None:
     recorder = outcome.recorder
     assert isinstance(recorder, InMemoryRecorder)
     assert recorder.job(5).status == "done"
+    wft_key = recorder.runs[2].workflowtask_id
+    assert outcome.image_status(wft_key) == dict.fromkeys(
+        outcome.images.zarr_urls(), "done"
+    )
+    task_status = outcome.task_status(wft_key)
+    assert task_status is not None and task_status["num_done_images"] == 2
 
 
 def test_task_failure_is_a_job_error(testkit: InstalledTestkit, tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from .harness import run
 from .testkit import InstalledTestkit
 
@@ -340,3 +342,27 @@ def test_stale_output_file_in_a_reused_folder_is_ignored(
     )  # same job folder "job": the old metadiff file must not be read again
     assert second.error is None
     assert second.images == []
+
+
+def test_domain_dataset_gets_the_new_image_list(
+    testkit: InstalledTestkit, tmp_path: Path
+) -> None:
+    from fractal_core.domain.dataset import Dataset
+    from fractal_core.images.image_list import ImageList
+
+    dataset = Dataset(id=3, name="ds", zarr_dir=str(tmp_path / "zarr"))
+    out = run(
+        testkit,
+        tmp_path,
+        [("create_images", {}), ("mark_image", {})],
+        dataset=dataset,  # type: ignore[arg-type]
+    )
+    assert out.error is None
+    assert isinstance(dataset.images, ImageList)
+    assert [img["types"] for img in dataset.images] == [
+        {"3D": True, "marked": True}
+    ] * 2
+    assert out.recorder.dataset_images[3] == dataset.images.to_list()
+    dataset.images.add({"zarr_url": f"{tmp_path}/zarr/extra"})  # still usable
+    with pytest.raises(ValueError):
+        dataset.images.add({"zarr_url": "relative"})  # and still validating
