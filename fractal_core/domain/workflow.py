@@ -27,8 +27,10 @@ from .errors import WorkflowEditError
 from .task import Task
 from .workflow_task import WorkflowTask
 from .workflow_task import WorkflowTaskUpdate
+from .workflow_task import carried_over_meta
 from .workflow_task import check_sides
 from .workflow_task import check_type_filters
+from .workflow_task import is_type_update_valid
 from .workflow_task import merged_meta
 
 
@@ -233,31 +235,53 @@ class Workflow(BaseModel):
         args_parallel: Mapping[str, Any] | None = None,
         validate_args: bool = True,
     ) -> WorkflowTask:
-        """Swap the task of one step (version update), keeping alias, meta and filters.
+        """Swap the task of one step in place (version update).
 
-        Arguments not given are carried over from the current step.
+        The type change must be allowed (`VALID_TYPE_UPDATES`), the step's type
+        filters must suit the new task, metas are carried over (user changes
+        kept, laid over the new task's defaults), arguments not given are kept;
+        alias, description and position stay.
         """
         index = self._position(position)
         old = self.task_list[index]
+        new_type = new_task.task_type
+        if not is_type_update_valid(old.effective_type, new_type):
+            raise WorkflowEditError(
+                f"Cannot change task type from {old.effective_type} to {new_type} "
+                f"(task '{new_task.name}')."
+            )
+        given = {
+            "args_non_parallel": dict(args_non_parallel)
+            if args_non_parallel is not None
+            else None,
+            "args_parallel": dict(args_parallel) if args_parallel is not None else None,
+        }
+        check_sides(new_type, new_task.name, given)
+        check_type_filters(new_task, old.type_filters)
         args_np = (
-            dict(args_non_parallel)
+            given["args_non_parallel"]
             if args_non_parallel is not None
             else old.args_non_parallel
         )
-        args_p = dict(args_parallel) if args_parallel is not None else old.args_parallel
-        check_type_filters(new_task, old.type_filters)
+        args_p = (
+            given["args_parallel"] if args_parallel is not None else old.args_parallel
+        )
         if validate_args:
             validate_arguments(new_task, args_np, args_p)
-        new = old.model_copy(
-            update={
-                "task": new_task,
-                "task_id": new_task.id,
-                "task_type": new_task.task_type,
-                "args_non_parallel": args_np,
-                "args_parallel": args_p,
-            }
-        )
-        self.task_list[index] = WorkflowTask.model_validate(new.model_dump())
+        data = old.model_dump() | {
+            "task": new_task,
+            "task_id": new_task.id,
+            "task_type": new_type,
+            "args_non_parallel": args_np,
+            "args_parallel": args_p,
+        }
+        for side in ("non_parallel", "parallel"):
+            data[f"meta_{side}"] = carried_over_meta(
+                getattr(old, f"meta_{side}"),
+                getattr(old.task, f"meta_{side}"),
+                getattr(new_task, f"meta_{side}"),
+            )
+        self.task_list[index] = WorkflowTask.model_validate(data)
         self._renumber()
         return self.task_list[index]
 

@@ -125,6 +125,47 @@ def merged_meta(
     return merged or None
 
 
+VALID_TYPE_UPDATES: dict[TaskType, frozenset[TaskType]] = {
+    TaskType.NON_PARALLEL: frozenset(
+        {TaskType.NON_PARALLEL, TaskType.CONVERTER_NON_PARALLEL}
+    ),
+    TaskType.COMPOUND: frozenset({TaskType.COMPOUND, TaskType.CONVERTER_COMPOUND}),
+    TaskType.CONVERTER_NON_PARALLEL: frozenset({TaskType.CONVERTER_NON_PARALLEL}),
+    TaskType.CONVERTER_COMPOUND: frozenset({TaskType.CONVERTER_COMPOUND}),
+    TaskType.PARALLEL: frozenset({TaskType.PARALLEL}),
+}
+"""Task types a workflow task may move to when its task is replaced (§8.1)."""
+
+
+def is_type_update_valid(old: TaskType, new: TaskType) -> bool:
+    """True if a step of type `old` may be given a task of type `new`."""
+    return new in VALID_TYPE_UPDATES[old]
+
+
+def carried_over_meta(
+    current: dict[str, Any] | None,
+    old_task_meta: dict[str, Any] | None,
+    new_task_meta: dict[str, Any] | None,
+) -> dict[str, Any] | None:
+    """The step's meta after a task replacement: keep what the user changed.
+
+    User additions (values differing from the old task's defaults) are laid
+    over the new task's meta; defaults the user deleted stay deleted.
+    """
+    if old_task_meta is None:
+        return copy.deepcopy(current)
+    if current is None:
+        return copy.deepcopy(new_task_meta)
+    additions = {
+        key: value
+        for key, value in current.items()
+        if key not in old_task_meta or old_task_meta[key] != value
+    }
+    removals = set(old_task_meta) - set(current)
+    result = copy.deepcopy(new_task_meta or {}) | copy.deepcopy(additions)
+    return {key: value for key, value in result.items() if key not in removals}
+
+
 class WorkflowTaskUpdate(BaseModel):
     """A patch of a workflow task (`WorkflowTaskUpdateV2` + alias/description).
 

@@ -263,3 +263,36 @@ def test_builder_agrees_with_a_plain_list(ops: list[tuple[str, int, int]]) -> No
                     wf.move_task(i, j)
         assert names(wf) == model
         assert orders(wf) == list(range(len(model)))
+
+
+def test_replace_task_type_rules_and_meta_carry_over() -> None:
+    from fractal_core.domain.workflow_task import carried_over_meta
+
+    old_meta = {"mem": 6000, "cpus_per_task": 1, "needs_gpu": True}
+    user_meta = {"mem": 6000, "cpus_per_task": 2}
+    assert carried_over_meta(user_meta, old_meta, {"needs_luck": True}) == {
+        "cpus_per_task": 2,
+        "needs_luck": True,
+    }
+    assert carried_over_meta(user_meta, old_meta, None) == {"cpus_per_task": 2}
+    assert carried_over_meta(user_meta, None, {"x": 1}) == user_meta
+    assert carried_over_meta(None, old_meta, {"x": 1}) == {"x": 1}
+
+    wf = Workflow(name="wf")
+    old = task("np", "non_parallel", meta_non_parallel=old_meta, version="1")
+    wf.append_task(
+        old, meta_non_parallel={"cpus_per_task": 2}, args_non_parallel={"a": 1}
+    )
+    wf.task_list[0].meta_non_parallel = user_meta  # as stored (mem default kept)
+    new = task("np", "converter_non_parallel", meta_non_parallel={"needs_luck": True})
+    replaced = wf.replace_task(0, new)
+    assert replaced.task_type == "converter_non_parallel"
+    assert replaced.meta_non_parallel == {"cpus_per_task": 2, "needs_luck": True}
+    assert replaced.args_non_parallel == {"a": 1}
+    with pytest.raises(WorkflowEditError, match="Cannot change task type"):
+        wf.replace_task(0, task("np", "non_parallel"))  # converter → non-converter
+    with pytest.raises(WorkflowEditError, match="args_parallel"):
+        wf.replace_task(0, new, args_parallel={"b": 2})
+    wf.append_task(task("p"))
+    with pytest.raises(WorkflowEditError, match="Cannot change task type"):
+        wf.replace_task(1, task("p", "compound"))
