@@ -151,3 +151,42 @@ def test_authors_stripped_and_not_blank() -> None:
     )
     with pytest.raises(ValidationError):
         ManifestV2(manifest_version="2", task_list=[], authors="   ")
+
+
+def test_json_schema_fields() -> None:
+    """The model's JSON schema has the reference's fields and required keys."""
+    schema = ManifestV2.model_json_schema()
+    assert schema["required"] == ["manifest_version", "task_list"]
+    assert set(schema["properties"]) == {
+        "manifest_version",
+        "task_list",
+        "has_args_schemas",
+        "args_schema_version",
+        "authors",
+    }
+    task_schema = schema["$defs"]["TaskManifestV2"]
+    assert task_schema["required"] == ["name"]
+    assert set(task_schema["properties"]) == {
+        "name",
+        "executable_non_parallel",
+        "executable_parallel",
+        "input_types",
+        "output_types",
+        "meta_non_parallel",
+        "meta_parallel",
+        "args_schema_non_parallel",
+        "args_schema_parallel",
+        "docs_info",
+        "docs_link",
+        "category",
+        "modality",
+        "tags",
+        "type",
+    }
+    assert set(schema["$defs"]["TaskType"]["enum"]) == {
+        "compound",
+        "converter_compound",
+        "non_parallel",
+        "converter_non_parallel",
+        "parallel",
+    }
