@@ -163,7 +163,7 @@ def _as_index(images: Any) -> ImageIndex:
 def _to_image_list(index: ImageIndex) -> ImageList:
     # Images in the index were validated on the way in (dataset images) or
     # built from validated task outputs, so no second validation pass is made.
-    return ImageList(index.values(), validate=False)._revalidating()
+    return ImageList.trusted(index.values())
 
 
 def _status_filter(
