@@ -72,6 +72,7 @@ class TaskContext:
     workflowtask_key: Hashable
     env: Mapping[str, str] = field(default_factory=dict)
     max_parallelization_list_size: int = 20_000
+    default_parallel_tasks_per_job: int | None = None
     on_submit: Callable[[Sequence[WorkUnit]], None] | None = None
 
     @property
@@ -86,6 +87,13 @@ class TaskContext:
     def meta(self, which: str) -> dict[str, Any]:
         return dict(getattr(self.wftask, f"meta_{which}", None) or {})
 
+    def batch_size(self, which: str) -> int | None:
+        """`parallel_tasks_per_job` from the step's meta, else the default."""
+        value = self.meta(which).get("parallel_tasks_per_job")
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        return self.default_parallel_tasks_per_job
+
     def user_args(self, which: str) -> dict[str, Any] | None:
         return getattr(self.wftask, f"args_{which}", None)
 
@@ -96,11 +104,6 @@ def _check_size(n: int, limit: int) -> None:
             f"Too many parallelization items.\n   {n}\n"
             f"   MAX_PARALLELIZATION_LIST_SIZE={limit}\n"
         )
-
-
-def _batch_size(meta: Mapping[str, Any]) -> int | None:
-    value = meta.get("parallel_tasks_per_job")
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _run_units(
@@ -119,7 +122,7 @@ def _run_units(
     subfolder = list_files[0].wftask_subfolder_local
     subfolder.mkdir(parents=True, exist_ok=True)
     meta = ctx.meta(which)
-    resources = ResourceRequest(meta=meta, parallel_tasks_per_job=_batch_size(meta))
+    resources = ResourceRequest(meta=meta, parallel_tasks_per_job=ctx.batch_size(which))
     units = []
     for ind, (args, files) in enumerate(zip(list_args, list_files, strict=True)):
         with open(files.args_file_local, "w") as f:
@@ -258,7 +261,7 @@ def run_parallel(
     list_files = multisubmit_task_files(
         ctx.base_files,
         tot_tasks=len(images),
-        batch_size=_batch_size(ctx.meta("parallel")),
+        batch_size=ctx.batch_size("parallel"),
     )
     zarr_urls = [img["zarr_url"] for img in images]
     unit_ids = _create_units(ctx, list_files, [[url] for url in zarr_urls])
@@ -331,7 +334,7 @@ def run_compound(
     list_files = multisubmit_task_files(
         ctx.base_files,
         tot_tasks=len(items),
-        batch_size=_batch_size(ctx.meta("parallel")),
+        batch_size=ctx.batch_size("parallel"),
     )
     unit_ids = _create_units(ctx, list_files, [[item.zarr_url] for item in items])
     try:

@@ -65,6 +65,9 @@ class EngineSettings:
     max_parallelization_list_size: int = DEFAULT_MAX_PARALLELIZATION_LIST_SIZE
     fractal_cache_dir: str | os.PathLike[str] | None = None
     fail_on_empty_image_list: bool = True  # 2.17.1+; False = 2.17.0 behaviour
+    # Used when a step's meta has no `parallel_tasks_per_job` (resource default);
+    # it bounds concurrency and groups unit file names (`par-<batch>-...`).
+    parallel_tasks_per_job: int | None = None
 
 
 @dataclass
@@ -317,6 +320,7 @@ def run_workflow(
             workflowtask_key=wftask_key,
             env=env,
             max_parallelization_list_size=settings.max_parallelization_list_size,
+            default_parallel_tasks_per_job=settings.parallel_tasks_per_job,
             on_submit=on_submit,
         )
         try:

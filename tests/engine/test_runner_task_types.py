@@ -366,3 +366,22 @@ def test_domain_dataset_gets_the_new_image_list(
     dataset.images.add({"zarr_url": f"{tmp_path}/zarr/extra"})  # still usable
     with pytest.raises(ValueError):
         dataset.images.add({"zarr_url": "relative"})  # and still validating
+
+
+def test_default_parallel_tasks_per_job_setting(
+    testkit: InstalledTestkit, tmp_path: Path
+) -> None:
+    from fractal_core.engine.runner import EngineSettings
+
+    out = run(
+        testkit,
+        tmp_path,
+        [
+            ("create_images", {"args_non_parallel": {"num_images": 2}}),
+            ("mark_image", {}),
+        ],
+        settings=EngineSettings(parallel_tasks_per_job=1),
+    )
+    assert out.error is None
+    names = sorted(p.name for p in (out.job_dir / "1_mark_image").glob("*-log.txt"))
+    assert names == ["par-000000-0000000-log.txt", "par-000001-0000001-log.txt"]
