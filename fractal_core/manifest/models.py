@@ -41,6 +41,24 @@ def _task_error(message: str, *, field: str, **ctx: Any) -> PydanticCustomError:
     )
 
 
+def _stripped_name_clashes(tasks: list[Task]) -> list[ManifestProblem]:
+    """Names equal only after stripping (e.g. "a" and "a ") still clash in a group."""
+    repeated = set(duplicate_names([task.name for task in tasks]))
+    seen: set[str] = set()
+    problems = []
+    for task in tasks:
+        if task.name in repeated and task.name in seen:
+            problems.append(
+                ManifestProblem(
+                    "Task names must be unique within a task group.",
+                    field="name",
+                    task_name=task.name,
+                )
+            )
+        seen.add(task.name)
+    return problems
+
+
 class TaskManifestV2(BaseModel):
     """One task entry of a manifest; executables are relative to the package root."""
 
@@ -184,6 +202,7 @@ class ManifestV2(BaseModel):
                         )
                     )
             tasks.append(task)
+        problems.extend(_stripped_name_clashes(tasks))
         if problems:
             raise ManifestError(problems)
         return tasks

@@ -205,3 +205,14 @@ def test_missing_required_manifest_keys() -> None:
     with pytest.raises(ManifestError) as info:
         parse_manifest({"task_list": []})
     assert [p.field for p in info.value.problems] == ["manifest_version"]
+
+
+def test_names_equal_after_stripping_clash_at_dry_run() -> None:
+    data = small_manifest()
+    data["task_list"][2]["name"] = "illumination "
+    manifest = parse_manifest(data)  # distinct strings in the manifest itself
+    with pytest.raises(ManifestError, match="unique") as info:
+        manifest.to_tasks("/py", "/root", "1")
+    assert [(p.task_name, p.field) for p in info.value.problems] == [
+        ("illumination", "name")
+    ]
