@@ -57,3 +57,26 @@ def test_workflow_update_atomic() -> None:
     with pytest.raises(WorkflowEditError):
         WorkflowUpdate(name="w3", reordered_workflowtask_ids=[0]).apply(workflow)
     assert workflow.name == "w"
+
+
+@pytest.mark.parametrize("attribute", ["args_parallel", "args_non_parallel"])
+def test_workflow_task_update_reserved_keys(attribute: str) -> None:
+    from fractal_core.domain import WorkflowTaskUpdate
+
+    assert WorkflowTaskUpdate(**{attribute: {"something": "else"}}).changes() == {
+        attribute: {"something": "else"}
+    }
+    assert WorkflowTaskUpdate(**{attribute: None}).changes() == {attribute: None}
+    for key in ("zarr_url", "zarr_urls", "zarr_dir", "init_args"):
+        with pytest.raises(ValidationError, match="forbidden keys"):
+            WorkflowTaskUpdate(**{attribute: {key: "/x"}})
+
+
+def test_workflow_update_ids_non_negative() -> None:
+    with pytest.raises(ValidationError):
+        WorkflowUpdate(name="foo", reordered_workflowtask_ids=[1, 2, -3])
+    assert WorkflowUpdate(reordered_workflowtask_ids=[]).changes() == {
+        "reordered_workflowtask_ids": []
+    }
+    empty = Workflow(name="w")
+    assert WorkflowUpdate(reordered_workflowtask_ids=[]).apply(empty).task_list == []
