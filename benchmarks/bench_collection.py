@@ -10,7 +10,6 @@ bare `python -m venv --copies` step alone for comparison. No pip upgrade (offlin
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import subprocess
 import sys
@@ -23,30 +22,11 @@ from fractal_core.collection import collect_wheel
 from fractal_core.collection import deactivate
 from fractal_core.collection import delete
 from fractal_core.collection import reactivate
+from fractal_core.collection.wheels import build_wheel
 
 SOURCE = (
     Path(__file__).resolve().parents[1] / "tests/task_packages/fractal_tasks_testkit"
 )
-
-
-def build_wheel(work: Path) -> Path:
-    """The testkit wheel, built from a copy of its source."""
-    shutil.copytree(SOURCE, work / "src")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "-w",
-            str(work / "dist"),
-            str(work / "src"),
-        ],
-        check=True,
-    )
-    return next((work / "dist").glob("*.whl"))
 
 
 def main() -> None:
@@ -57,7 +37,7 @@ def main() -> None:
     times: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        wheel = build_wheel(work)
+        wheel = build_wheel(SOURCE, work / "dist")
         for r in range(rounds):
             settings = CollectionSettings.for_current_python(
                 str(work / f"tasks{r}"), upgrade_pip=False

@@ -31,6 +31,7 @@ from .result import OperationResult
 from .specs import parse_pixi_archive_name
 from .specs import parse_wheel_name
 from .specs import validate_package_name
+from .wheels import build_wheel
 
 __all__ = [
     "ActivityLog",
@@ -50,6 +51,7 @@ __all__ = [
     "TaskGroupPathExists",
     "TaskGroupStateError",
     "TaskLifecycleError",
+    "build_wheel",
     "check_no_activity_in_flight",
     "choose_version",
     "collect_custom",

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from fractal_core.collection import CollectionSettings
+from fractal_core.collection.wheels import build_wheel
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TESTKIT_SOURCE = (
@@ -27,25 +25,8 @@ def settings(tmp_path: Path) -> CollectionSettings:
 
 @pytest.fixture(scope="session")
 def testkit_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The testkit package built with `pip wheel --no-deps` (source copied first)."""
-    work = tmp_path_factory.mktemp("testkit_wheel")
-    shutil.copytree(TESTKIT_SOURCE, work / "src")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "-w",
-            str(work / "dist"),
-            str(work / "src"),
-        ],
-        check=True,
-    )
-    (wheel,) = (work / "dist").glob("*.whl")
-    return wheel
+    """The testkit package built with `pip wheel --no-deps`."""
+    return build_wheel(TESTKIT_SOURCE, tmp_path_factory.mktemp("testkit_wheel"))
 
 
 def child_env() -> dict[str, str]:
