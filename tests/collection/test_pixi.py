@@ -32,6 +32,8 @@ from fractal_core.collection import delete
 from fractal_core.collection import reactivate
 from fractal_core.collection.pixi_toml import simplify_pyproject_toml
 from fractal_core.domain.task_group import TaskGroupActivityStatus as Status
+from fractal_core.hosts import HostError
+from fractal_core.hosts import LocalHost
 
 from .helpers import TASK_SCRIPT
 from .helpers import manifest
@@ -51,6 +53,8 @@ env_dir = src / ".pixi" / "envs" / "default"
 if args[0] == "install":
     frozen = "--frozen" in args
     lock = src / "pixi.lock"
+    if (src / "SLOW_INSTALL").exists():
+        import time; time.sleep(60)
     if (src / "FAIL_INSTALL").exists():
         sys.exit("stand-in pixi: failed to solve the environment")
     if frozen and not lock.exists():
@@ -214,6 +218,17 @@ def test_pixi_install_failure_cleans_up(
     assert not (Path(pixi_settings.base_dir) / "mypkg" / "0.1.0").exists()
 
 
+def test_step_timeout_kills_a_hanging_step(
+    pixi_settings: CollectionSettings, tmp_path: Path
+) -> None:
+    """Weak point 15: a hanging `pixi install` is killed after `step_timeout`."""
+    settings = pixi_settings.model_copy(update={"step_timeout": 1.0})
+    res = collect_pixi(_archive(tmp_path / "up", SLOW_INSTALL=""), settings=settings)
+    assert res.activity.status == Status.FAILED
+    assert "timed out after 1.0 seconds" in res.activity.log
+    assert not (Path(settings.base_dir) / "mypkg" / "0.1.0").exists()
+
+
 def test_pixi_failed_deactivation_keeps_group_active(
     pixi_settings: CollectionSettings, tmp_path: Path
 ) -> None:
@@ -263,3 +278,22 @@ def test_simplify_pyproject(caplog: pytest.LogCaptureFixture) -> None:
         data = tomllib.loads(out)["tool"]["pixi"]
         assert data["workspace"]["platforms"] == ["linux-64"]
         assert list(data["environments"]) == ["default"] and "tasks" not in data
+
+
+class BrokenRmHost(LocalHost):
+    """A local host whose recursive removal always fails (reference: 'Broken rm')."""
+
+    def remove_tree(self, path: str, *, base: str) -> None:
+        raise HostError("Broken rm")
+
+
+def test_failed_cleanup_is_logged(
+    pixi_settings: CollectionSettings, tmp_path: Path
+) -> None:
+    archive = _archive(tmp_path / "up", FAIL_INSTALL="")
+    res = collect_pixi(archive, settings=pixi_settings, host=BrokenRmHost())
+    assert res.activity.status == Status.FAILED and res.task_group is None
+    log = res.activity.log
+    assert "Removing folder failed: Broken rm" in log
+    assert "failed to solve the environment" in log
+    assert (Path(pixi_settings.base_dir) / "mypkg" / "0.1.0").exists()

@@ -6,6 +6,7 @@ The wheel is built from tests/task_packages/fractal_tasks_testkit with
 
 from __future__ import annotations
 
+import ensurepip
 import json
 import subprocess
 import threading
@@ -50,6 +51,9 @@ def test_wheel_collection_and_lifecycle(
         settings=settings,
         user_id=7,
         extras="unknown_extra",
+        # FOLLOW 8.5: extras in a pinned name; pinned to the venv's own pip so
+        # that pip is satisfied without the network.
+        pinned_package_versions_pre={"pip[unused]": ensurepip.version()},
         on_change=lambda a: (
             statuses.append(a.status),
             log_lengths.append(len(a.log or "")),
@@ -87,6 +91,7 @@ def test_wheel_collection_and_lifecycle(
     assert len(seen_while_running[0]) < len(act.log)
     assert act.pkg_name == "fractal-tasks-testkit" and act.version == "0.1.0"
     assert ".whl[unknown_extra]" in act.log  # the install string, extras included
+    assert f"pip[unused]=={ensurepip.version()}" in act.log
 
     # Task group fields and layout.
     base = Path(settings.base_dir)
