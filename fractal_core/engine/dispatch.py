@@ -32,11 +32,11 @@ from .errors import TaskExecutionError
 from .errors import TaskOutputValidationError
 from .errors import TooManyParallelizationItems
 from .errors import UnreachableBranchError
+from .fast_output import parse_task_output
 from .outputs import InitArgsModel
-from .outputs import TaskOutput
+from .outputs import MergedOutput
 from .outputs import deduplicate_list
 from .outputs import validate_init_task_output
-from .outputs import validate_task_output
 from .recorder import HistoryStatus
 from .recorder import NewUnit
 from .recorder import Recorder
@@ -50,7 +50,7 @@ logger = logging.getLogger(__name__)
 class UnitOutcome:
     """What one unit produced: a validated output, or the exception that failed it."""
 
-    task_output: TaskOutput | None = None
+    task_output: MergedOutput | None = None
     exception: BaseException | None = None
     invalid_output: bool = False
 
@@ -172,9 +172,9 @@ def _task_outcome(
     if not result.ok:
         return UnitOutcome(exception=_exception_of(ctx, result))
     if result.output is None:
-        return UnitOutcome(task_output=TaskOutput())
+        return UnitOutcome(task_output=MergedOutput())
     try:
-        output = validate_task_output(result.output, files.metadiff_file_local)
+        output = parse_task_output(result.output, files.metadiff_file_local)
     except TaskOutputValidationError as exc:
         return UnitOutcome(exception=exc, invalid_output=True)
     return UnitOutcome(task_output=output)
@@ -322,7 +322,7 @@ def run_compound(
         raise
     if not items:
         _finish_units(ctx, [init_id], [init_files], [True])
-        return {0: UnitOutcome(task_output=TaskOutput())}, 1
+        return {0: UnitOutcome(task_output=MergedOutput())}, 1
 
     user_args = ctx.user_args("parallel")
     list_args = [

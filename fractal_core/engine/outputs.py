@@ -33,6 +33,7 @@ __all__ = [
     "InitTaskOutput",
     "MergedOutput",
     "TaskOutput",
+    "as_plain",
     "deduplicate_list",
     "merge_outputs",
     "merge_task_outputs",
@@ -209,7 +210,18 @@ def check_zarr_urls_are_unique(updates: list[str], removals: list[str]) -> None:
         raise DuplicateZarrUrlError(msg)
 
 
-def merge_outputs(task_outputs: Iterable[TaskOutput]) -> MergedOutput:
+def as_plain(output: TaskOutput | MergedOutput) -> MergedOutput:
+    """A validated output as plain dicts (the engine's working form)."""
+    if isinstance(output, MergedOutput):
+        return output
+    with gc_paused():
+        return MergedOutput(
+            image_list_updates=[_as_update(img) for img in output.image_list_updates],
+            image_list_removals=list(output.image_list_removals),
+        )
+
+
+def merge_outputs(task_outputs: Iterable[TaskOutput | MergedOutput]) -> MergedOutput:
     """Concatenate outputs in unit order; de-duplicate updates and removals.
 
     Updates: exact duplicates dropped (first kept). Removals: duplicates dropped
@@ -219,8 +231,9 @@ def merge_outputs(task_outputs: Iterable[TaskOutput]) -> MergedOutput:
     removals: list[str] = []
     with gc_paused():
         for out in task_outputs:
-            updates.extend(_as_update(img) for img in out.image_list_updates)
-            removals.extend(out.image_list_removals)
+            plain = as_plain(out)
+            updates.extend(plain.image_list_updates)
+            removals.extend(plain.image_list_removals)
         return MergedOutput(
             image_list_updates=_deduplicate_images(updates),
             image_list_removals=list(dict.fromkeys(removals)),
@@ -228,7 +241,7 @@ def merge_outputs(task_outputs: Iterable[TaskOutput]) -> MergedOutput:
 
 
 def merge_task_outputs(
-    outputs: Sequence[TaskOutput], input_zarr_urls: Sequence[str]
+    outputs: Sequence[TaskOutput | MergedOutput], input_zarr_urls: Sequence[str]
 ) -> MergedOutput:
     """Merge the successful units' outputs of one task (spec §4.1 step 1).
 
