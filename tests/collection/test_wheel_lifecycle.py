@@ -10,7 +10,10 @@ import ensurepip
 import json
 import subprocess
 import threading
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,8 +25,12 @@ from fractal_core.collection import collect_wheel
 from fractal_core.collection import deactivate
 from fractal_core.collection import delete
 from fractal_core.collection import reactivate
+from fractal_core.domain.task_group import TaskGroup
 from fractal_core.domain.task_group import TaskGroupActivityStatus as Status
 from fractal_core.domain.task_group import TaskGroupOrigin
+from fractal_core.domain.workflow import Workflow
+from fractal_core.engine.runner import run_workflow
+from fractal_core.executors.local import LocalExecutor
 
 
 def _run_task(command: str, args: dict, tmp: Path) -> dict:
@@ -38,6 +45,34 @@ def _run_task(command: str, args: dict, tmp: Path) -> dict:
     ]
     subprocess.run(argv, check=True, capture_output=True)
     return json.loads(out_file.read_text())
+
+
+@dataclass
+class _Dataset:
+    zarr_dir: str
+    images: Any = field(default_factory=list)
+    id: int = 1
+
+
+def _run_workflow(group: TaskGroup, tmp_path: Path) -> list[dict]:
+    """create_images then mark_image (copy), through the engine's LocalExecutor."""
+    wf = Workflow(name="collected")
+    wf.append_task(group.get_task("create_images"), validate_args=False)
+    wf.append_task(
+        group.get_task("mark_image"),
+        validate_args=False,
+        args_parallel={"copy_suffix": "_m"},
+    )
+    dataset = _Dataset(zarr_dir=str(tmp_path / "zarr"))
+    with LocalExecutor(max_workers=2) as executor:
+        result = run_workflow(
+            wf_task_list=wf.task_list,
+            dataset=dataset,
+            executor=executor,
+            workflow_dir_local=tmp_path / "job",
+            job_id=1,
+        )
+    return result.images.to_list()
 
 
 def test_wheel_collection_and_lifecycle(
@@ -117,6 +152,16 @@ def test_wheel_collection_and_lifecycle(
         task.command_parallel, {"zarr_url": str(zarr), "copy_suffix": "_c"}, tmp_path
     )
     assert out["image_list_updates"][0]["zarr_url"] == f"{zarr}_c"
+
+    # The engine runs a workflow made of the collected tasks.
+    images = _run_workflow(group, tmp_path)
+    assert sorted(img["zarr_url"] for img in images) == sorted(
+        [
+            f"{tmp_path}/zarr/plate.zarr/A/{w}/0{s}"
+            for w in ("01", "02")
+            for s in ("", "_m")
+        ]
+    )
 
     # Collecting the same package again is refused, the folder untouched.
     with pytest.raises(TaskGroupPathExists, match="already exists"):
