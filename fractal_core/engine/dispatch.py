@@ -73,7 +73,6 @@ class TaskContext:
     env: Mapping[str, str] = field(default_factory=dict)
     max_parallelization_list_size: int = 20_000
     default_parallel_tasks_per_job: int | None = None
-    on_submit: Callable[[Sequence[WorkUnit]], None] | None = None
 
     @property
     def base_files(self) -> TaskFiles:
@@ -141,8 +140,6 @@ def _run_units(
                 env=dict(ctx.env),
             )
         )
-    if ctx.on_submit is not None:
-        ctx.on_submit(units)
     handle = ctx.executor.submit(units)
     results = handle.results()
     ordered = []

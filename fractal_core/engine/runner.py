@@ -24,7 +24,6 @@ from typing import Any
 
 from ..domain.dumps import TaskDump
 from ..executors.base import Executor
-from ..executors.base import WorkUnit
 from ..images.image_list import ImageList
 from ..images.tools import IMAGE_STATUS_KEY
 from .apply import ImageIndex
@@ -208,7 +207,6 @@ def run_workflow(
     logger_name: str | None = None,
     package_of: Callable[[Any], tuple[str | None, str | None]] = default_package_of,
     task_group_dump_of: Callable[[Any], dict[str, Any]] | None = None,
-    on_submit: Callable[[Sequence[WorkUnit]], None] | None = None,
 ) -> WorkflowRunResult:
     """Run `wf_task_list` (already sliced, in order) on `dataset`.
 
@@ -321,7 +319,6 @@ def run_workflow(
             env=env,
             max_parallelization_list_size=settings.max_parallelization_list_size,
             default_parallel_tasks_per_job=settings.parallel_tasks_per_job,
-            on_submit=on_submit,
         )
         try:
             run_task = DISPATCH.get(task_type)
