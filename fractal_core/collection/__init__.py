@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .activity import ActivityLog
 from .activity import check_no_activity_in_flight
+from .activity import fail_stale_activity
 from .background import BackgroundOperation
 from .config import CollectionSettings
 from .config import PixiSettings
@@ -60,6 +61,7 @@ __all__ = [
     "collect_wheel",
     "deactivate",
     "delete",
+    "fail_stale_activity",
     "parse_pixi_archive_name",
     "parse_wheel_name",
     "reactivate",

@@ -137,3 +137,18 @@ def check_no_activity_in_flight(activities: list[TaskGroupActivity]) -> None:
         raise OngoingActivityError(
             f"Found ongoing activities for the same task-group:\n{lines}"
         )
+
+
+def fail_stale_activity(
+    activity: TaskGroupActivity, reason: str = "the operation was interrupted"
+) -> bool:
+    """Mark a pending/ongoing activity whose process died as failed (weak point 3).
+
+    Returns True if the activity was changed. The caller decides staleness
+    (e.g. no owning process alive); this only records the outcome consistently.
+    """
+    if activity.status not in IN_FLIGHT:
+        return False
+    log = ActivityLog(activity)
+    log.fail(f"Marked as failed: {reason}.")
+    return True

@@ -9,6 +9,7 @@ import pytest
 from fractal_core.collection import ActivityLog
 from fractal_core.collection import OngoingActivityError
 from fractal_core.collection import check_no_activity_in_flight
+from fractal_core.collection import fail_stale_activity
 from fractal_core.domain.task_group import TaskGroupActivityAction
 from fractal_core.domain.task_group import TaskGroupActivityStatus
 
@@ -66,3 +67,14 @@ def test_in_flight_check() -> None:
     pending = ActivityLog.start(TaskGroupActivityAction.DEACTIVATE, "pkg", "1")
     with pytest.raises(OngoingActivityError, match="action=deactivate, status=pending"):
         check_no_activity_in_flight([done.activity, pending.activity])
+
+
+def test_fail_stale_activity() -> None:
+    stuck = ActivityLog.start(TaskGroupActivityAction.REACTIVATE, "pkg", "1")
+    stuck.ongoing()
+    stuck.write("half way")
+    assert fail_stale_activity(stuck.activity, "process 123 is gone")
+    act = stuck.activity
+    assert act.status == TaskGroupActivityStatus.FAILED and act.timestamp_ended
+    assert "half way" in act.log and "process 123 is gone" in act.log
+    assert not fail_stale_activity(act)  # finished activities are left alone

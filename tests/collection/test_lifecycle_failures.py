@@ -7,12 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fractal_core.collection import CollectionSettings
 from fractal_core.collection import TaskGroupStateError
 from fractal_core.collection import deactivate
 from fractal_core.collection import delete
 from fractal_core.collection import reactivate
+from fractal_core.collection.lifecycle import direct_references_outside
 from fractal_core.domain.task_group import TaskGroup
 from fractal_core.domain.task_group import TaskGroupActivityStatus as Status
 
@@ -177,3 +180,24 @@ def test_failed_reactivation_removes_venv(settings: CollectionSettings) -> None:
     assert "pip==99.99.99" in res.activity.log
     assert not Path(group.venv_path).exists()
     assert group.active is False
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "a==1.0",
+                "b @ file:///base/1/pkg/1.0/b-1.0-py3-none-any.whl",
+                "c @ file:///elsewhere/c-1.0-py3-none-any.whl",
+                "d @ git+https://github.com/x/d@main",
+                "e @ file:///base/1/pkg/1.0/../../evil.whl",
+                "f @ https://example.org/f.whl",
+            ]
+        ),
+        max_size=6,
+    )
+)
+def test_direct_references_outside(lines: list[str]) -> None:
+    bad = direct_references_outside("\n".join(lines), "/base/1/pkg/1.0")
+    expected = [ln for ln in lines if " @ " in ln and not ln.startswith("b @")]
+    assert bad == expected
