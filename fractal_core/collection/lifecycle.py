@@ -59,7 +59,10 @@ def check_group_path(group: TaskGroup, settings: CollectionSettings) -> str:
 
 
 def _flag_only(
-    group: TaskGroup, action: Action, active: bool, on_change
+    group: TaskGroup,
+    action: Action,
+    active: bool,
+    on_change: ActivityListener | None,
 ) -> OperationResult:
     """`other` groups: just flip the flag, with an immediate OK activity."""
     log = ActivityLog.start(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -32,11 +33,11 @@ def task_group_lock(
     *,
     lock_dir: str | None = None,
     timeout: float = -1,
-    on_wait: object = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> Iterator[str]:
     """Hold the lock of `path` (creating the lock's folder); yield the lock path.
 
-    `on_wait`, if callable, is called once with a message when the lock is busy.
+    `on_wait`, if given, is called once with a message when the lock is busy.
     """
     target = lock_path(path, lock_dir)
     os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -44,7 +45,7 @@ def task_group_lock(
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        if callable(on_wait):
+        if on_wait is not None:
             on_wait(f"Waiting for the lock {target} (another operation holds it).")
         try:
             lock.acquire(timeout=timeout)

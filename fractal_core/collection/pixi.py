@@ -34,6 +34,7 @@ from .config import CollectionSettings
 from .config import PixiSettings
 from .errors import CollectionStepError
 from .errors import InvalidCollectionRequest
+from .errors import TaskGroupPathExists
 from .locking import task_group_lock
 from .manifest_tasks import build_tasks
 from .manifest_tasks import read_manifest
@@ -88,8 +89,6 @@ def collect_pixi(
         raise InvalidCollectionRequest(f"Invalid archive={archive_path!r}: not a file.")
     path = group_folder(settings, user_id, name.pkg_name, name.version)
     if host.exists(path):
-        from .errors import TaskGroupPathExists
-
         raise TaskGroupPathExists(f"{path} already exists.")
     group = TaskGroup(
         origin=TaskGroupOrigin.PIXI,

@@ -152,7 +152,9 @@ def is_strictly_inside(path: str, base: str) -> bool:
     return path.startswith(prefix)
 
 
-def check_removal_target(path: str, base: str, resolved_path: str, resolved_base: str):
+def check_removal_target(
+    path: str, base: str, resolved_path: str, resolved_base: str
+) -> None:
     """Raise `UnsafePathError` unless `path` may be removed as a child of `base`.
 
     Shared by every host: the given paths must be absolute and free of `..`
