@@ -131,6 +131,8 @@ class CollectionSettings(BaseModel):
     pixi: PixiSettings | None = None
     upgrade_pip: bool = True
     """Upgrade pip and setuptools in each new venv (the reference always does)."""
+    reference_version_rules: bool = False
+    """Resolve PyPI versions with 2.17.0's string rules instead of PEP 440 ones."""
     index_url: str | None = None
     """Alternative package index for pip (`--index-url`); None keeps pip's own."""
     step_timeout: PositiveFloat | None = Field(default=None)

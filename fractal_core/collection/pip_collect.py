@@ -140,6 +140,7 @@ def collect_pypi(
         version,
         index_url=settings.index_url,
         timeout=settings.step_timeout,
+        reference_rules=settings.reference_version_rules,
     )
     group = _new_pip_group(
         origin=TaskGroupOrigin.PYPI,

@@ -37,11 +37,20 @@ def _parse(versions: Iterable[str]) -> list[tuple[Version, str]]:
     return parsed
 
 
-def choose_version(name: str, versions: Iterable[str], requested: str | None) -> str:
+def choose_version(
+    name: str,
+    versions: Iterable[str],
+    requested: str | None,
+    *,
+    reference_rules: bool = False,
+) -> str:
     """Pick the release to install among `versions` (strings as the index lists them).
 
-    Raises `PackageVersionNotFound` when nothing matches.
+    Raises `PackageVersionNotFound` when nothing matches. `reference_rules`
+    reproduces fractal-server 2.17.0 exactly (see `choose_version_reference`).
     """
+    if reference_rules:
+        return choose_version_reference(name, list(versions), requested)
     parsed = _parse(versions)
     if not parsed:
         raise PackageVersionNotFound(f"No valid release found for package {name!r}.")
@@ -76,6 +85,36 @@ def choose_version(name: str, versions: Iterable[str], requested: str | None) ->
     return max(candidates)[1]
 
 
+def choose_version_reference(
+    name: str, versions: list[str], requested: str | None
+) -> str:
+    """fractal-server 2.17.0's rules, kept for compatibility (weak point 9).
+
+    The latest version (PEP 440 maximum, pre-releases included) is computed
+    first and any unparsable entry fails; a requested version listed verbatim
+    wins; otherwise the string-wise largest entry that starts with it.
+    """
+    try:
+        latest = max(versions, key=Version)
+    except InvalidVersion as e:
+        raise PackageIndexError(
+            f"Cannot find latest version (original error: {e})."
+        ) from e
+    except ValueError as e:
+        raise PackageVersionNotFound(f"No release found for package {name!r}.") from e
+    if requested is None:
+        return latest
+    if requested in versions:
+        return requested
+    candidates = sorted(v for v in versions if v.startswith(requested))
+    if not candidates:
+        raise PackageVersionNotFound(
+            f"No version starting with {requested} found.\n"
+            f"Hint: specify the required version for {name!r}."
+        )
+    return candidates[-1]
+
+
 def list_index_versions(
     host: Host,
     python: str,
@@ -107,9 +146,10 @@ def resolve_version(
     *,
     index_url: str | None = None,
     timeout: float | None = None,
+    reference_rules: bool = False,
 ) -> str:
     """Query the index and choose the release (see `choose_version`)."""
     versions = list_index_versions(
         host, python, name, index_url=index_url, timeout=timeout
     )
-    return choose_version(name, versions, requested)
+    return choose_version(name, versions, requested, reference_rules=reference_rules)

@@ -82,3 +82,24 @@ def test_index_version_that_does_not_exist() -> None:
         resolve_version(LocalHost(), sys.executable, "fractal-tasks-core", "1.3")
         == "1.3.4"
     )
+
+
+def test_reference_rules_reproduce_2_17_0() -> None:
+    """The compatibility switch keeps the reference's string-based choices."""
+    listed = ["1.3.9", "1.3.10", "1.30.0", "2.1.0a1"]
+    ref = {"reference_rules": True}
+    assert choose_version("p", listed, None, **ref) == "2.1.0a1"  # pre-release latest
+    assert (
+        choose_version("p", listed, "1.3", **ref) == "1.30.0"
+    )  # startswith + str sort
+    assert choose_version("p", listed, "1.3.", **ref) == "1.3.9"
+    assert choose_version("p", listed, "1.3.10", **ref) == "1.3.10"
+    with pytest.raises(PackageVersionNotFound, match="No version starting with 9"):
+        choose_version("p", listed, "9", **ref)
+    with pytest.raises(PackageIndexError, match="Cannot find latest version"):
+        choose_version("p", [*listed, "garbage"], "1.3.10", **ref)
+    with pytest.raises(PackageVersionNotFound, match="No release"):
+        choose_version("p", [], None, **ref)
+    # The default rules on the same input.
+    assert choose_version("p", listed, None) == "1.30.0"
+    assert choose_version("p", listed, "1.3") == "1.3.10"
