@@ -1,0 +1,172 @@
+"""The engine end to end with in-process tasks (InlineExecutor).
+
+A hypothesis test drives a parallel task whose units return random outputs
+(or fail) and compares the dataset's final images with the literal reference
+implementation of the spec used in `test_apply_property`.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from fractal_core.domain.task import Task
+from fractal_core.domain.workflow_task import WorkflowTask
+from fractal_core.engine.errors import DuplicateZarrUrlError
+from fractal_core.engine.errors import JobExecutionError
+from fractal_core.engine.errors import MissingImageError
+from fractal_core.engine.errors import NewImageOutsideZarrDirError
+from fractal_core.engine.recorder import InMemoryRecorder
+from fractal_core.engine.runner import run_workflow
+from fractal_core.executors.inline import InlineExecutor
+
+from .harness import DatasetStub
+from .test_apply_property import ZARR_DIR
+from .test_apply_property import RefError
+from .test_apply_property import reference
+from .test_apply_property import stored_images
+from .test_apply_property import type_dicts
+from .test_apply_property import unit_output
+
+OUTPUT_TYPES = {"t9": True}
+
+
+def _parallel_task(output_types: dict[str, bool]) -> Task:
+    return Task(
+        name="random-parallel",
+        type="parallel",
+        command_parallel="random-parallel",
+        output_types=output_types,
+        version="1",
+    )
+
+
+def test_inline_converter_then_parallel(tmp_path: Path) -> None:
+    def convert(*, zarr_dir: str, n: int) -> dict:
+        return {
+            "image_list_updates": [
+                {"zarr_url": f"{zarr_dir}/img{i}", "attributes": {"i": i}}
+                for i in range(n)
+            ]
+        }
+
+    def double(*, zarr_url: str, factor: int) -> dict:
+        return {
+            "image_list_updates": [
+                {
+                    "zarr_url": f"{zarr_url}_x",
+                    "origin": zarr_url,
+                    "attributes": {"f": factor},
+                }
+            ]
+        }
+
+    executor = InlineExecutor({"convert": convert, "double": double})
+    steps = [
+        WorkflowTask(
+            task=Task(
+                name="convert",
+                type="converter_non_parallel",
+                command_non_parallel="convert",
+            ),
+            order=0,
+            args_non_parallel={"n": 2},
+        ),
+        WorkflowTask(
+            task=Task(name="double", type="parallel", command_parallel="double"),
+            order=1,
+            args_parallel={"factor": 3},
+        ),
+    ]
+    dataset = DatasetStub(zarr_dir="/z")
+    run_workflow(
+        wf_task_list=steps,
+        dataset=dataset,
+        executor=executor,
+        workflow_dir_local=tmp_path,
+    )
+    assert dataset.images.to_list() == [
+        {"zarr_url": "/z/img0", "origin": None, "attributes": {"i": 0}, "types": {}},
+        {"zarr_url": "/z/img1", "origin": None, "attributes": {"i": 1}, "types": {}},
+        {
+            "zarr_url": "/z/img0_x",
+            "origin": "/z/img0",
+            "attributes": {"i": 0, "f": 3},
+            "types": {},
+        },
+        {
+            "zarr_url": "/z/img1_x",
+            "origin": "/z/img1",
+            "attributes": {"i": 1, "f": 3},
+            "types": {},
+        },
+    ]
+
+
+ERRORS = {
+    DuplicateZarrUrlError: "duplicate",
+    NewImageOutsideZarrDirError: "outside",
+    MissingImageError: "missing",
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    images=stored_images(),
+    outputs=st.lists(st.one_of(unit_output(), st.just("FAIL")), min_size=4, max_size=4),
+    output_types=type_dicts,
+)
+def test_parallel_task_end_to_end_equals_reference(
+    images: list[dict[str, Any]],
+    outputs: list[Any],
+    output_types: dict[str, bool],
+) -> None:
+    if not images:
+        return
+    per_url = dict(zip([img["zarr_url"] for img in images], outputs, strict=False))
+
+    def task_function(*, zarr_url: str) -> Any:
+        value = per_url[zarr_url]
+        if value == "FAIL":
+            raise RuntimeError("unit failed on purpose")
+        return value
+
+    executor = InlineExecutor({"random-parallel": task_function})
+    dataset = DatasetStub(zarr_dir=ZARR_DIR, images=copy.deepcopy(images))
+    step = WorkflowTask(task=_parallel_task(output_types), order=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            run_workflow(
+                wf_task_list=[step],
+                dataset=dataset,
+                executor=executor,
+                workflow_dir_local=Path(tmp),
+                recorder=InMemoryRecorder(),
+            )
+            error = None
+        except JobExecutionError as exc:
+            error = exc
+    got = (
+        dataset.images if isinstance(dataset.images, list) else dataset.images.to_list()
+    )
+
+    successful = [out for out in per_url.values() if out != "FAIL"]
+    urls = list(per_url)
+    try:
+        expected = reference(images, successful, urls, output_types)
+        expected_error = None
+    except RefError as exc:
+        expected, expected_error = images, exc.kind
+    if expected_error is not None:
+        assert type(error) in ERRORS and ERRORS[type(error)] == expected_error
+        assert got == images  # unchanged
+    else:
+        assert got == expected
+        any_failed = len(successful) < len(per_url)
+        assert (error is not None) == any_failed
