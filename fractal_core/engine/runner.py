@@ -22,10 +22,14 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from ..domain.dumps import TaskDump
 from ..executors.base import Executor
 from ..images.image_list import ImageList
 from ..images.tools import IMAGE_STATUS_KEY
+from ..types import AttributeFilters
+from ..types import TypeFilters
 from .apply import ImageIndex
 from .apply import apply_task_output
 from .dispatch import DISPATCH
@@ -54,6 +58,8 @@ __all__ = [
 ]
 
 DEFAULT_MAX_PARALLELIZATION_LIST_SIZE = 20_000
+_TYPE_FILTERS: TypeAdapter[dict[str, bool]] = TypeAdapter(TypeFilters)
+_ATTRIBUTE_FILTERS: TypeAdapter[dict[str, list[Any]]] = TypeAdapter(AttributeFilters)
 CONVERTER_TYPES = frozenset({"converter_non_parallel", "converter_compound"})
 
 
@@ -236,8 +242,11 @@ def run_workflow(
     zarr_dir: str = dataset.zarr_dir
     dataset_id = getattr(dataset, "id", None)
     index = _as_index(dataset.images)
-    current_type_filters = dict(job_type_filters or {})
-    attribute_filters = dict(job_attribute_filters or {})
+    # Bad filters raise pydantic's ValidationError before anything runs.
+    current_type_filters = _TYPE_FILTERS.validate_python(dict(job_type_filters or {}))
+    attribute_filters = _ATTRIBUTE_FILTERS.validate_python(
+        dict(job_attribute_filters or {})
+    )
     status_accepted = attribute_filters.pop(IMAGE_STATUS_KEY, None)
     first_task_statuses: dict[str, str] | None = None
     env = cache_dir_env(settings.fractal_cache_dir)

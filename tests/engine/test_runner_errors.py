@@ -472,3 +472,18 @@ def test_task_range(args: tuple, expected: tuple) -> None:
 def test_invalid_task_range(args: tuple) -> None:
     with pytest.raises(InvalidTaskRange):
         set_start_and_last_task_index(*args)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [{"well": "A01"}, {"well": []}, {"well": ["A01", 1]}, {"well": [None]}],
+)
+def test_bad_job_attribute_filters_are_refused_before_running(
+    testkit: InstalledTestkit, tmp_path: Path, filters: dict
+) -> None:
+    from pydantic import ValidationError
+
+    out = run(testkit, tmp_path, [("create_images", {})], job_attribute_filters=filters)
+    assert isinstance(out.error, ValidationError)
+    assert "well" in str(out.error)
+    assert out.runs() == [] and not (out.job_dir / "0_create_images").exists()
