@@ -228,6 +228,12 @@ def run_workflow(
     `task_group_dump_of(task)` the history run's task-group dump; both come from
     the caller's task groups (the engine does not look them up).
     """
+    # Bad filters raise pydantic's ValidationError before anything runs.
+    current_type_filters = _TYPE_FILTERS.validate_python(dict(job_type_filters or {}))
+    all_attribute_filters = _ATTRIBUTE_FILTERS.validate_python(
+        dict(job_attribute_filters or {})
+    )
+    attribute_filters = dict(all_attribute_filters)
     settings = settings or EngineSettings()
     recorder = recorder if recorder is not None else InMemoryRecorder()
     log = logging.getLogger(logger_name or __name__)
@@ -242,11 +248,6 @@ def run_workflow(
     zarr_dir: str = dataset.zarr_dir
     dataset_id = getattr(dataset, "id", None)
     index = _as_index(dataset.images)
-    # Bad filters raise pydantic's ValidationError before anything runs.
-    current_type_filters = _TYPE_FILTERS.validate_python(dict(job_type_filters or {}))
-    attribute_filters = _ATTRIBUTE_FILTERS.validate_python(
-        dict(job_attribute_filters or {})
-    )
     status_accepted = attribute_filters.pop(IMAGE_STATUS_KEY, None)
     first_task_statuses: dict[str, str] | None = None
     env = cache_dir_env(settings.fractal_cache_dir)
@@ -300,13 +301,10 @@ def run_workflow(
             and task_type not in CONVERTER_TYPES
             and not selection.images
         ):
-            shown_filters = dict(attribute_filters)
-            if status_accepted is not None:
-                shown_filters[IMAGE_STATUS_KEY] = status_accepted
             message = (
                 f"Cannot run task '{task.name}' for an empty image list "
                 f"(obtained after applying type_filters={selection.type_filters} "
-                f"and attribute_filters={shown_filters})."
+                f"and attribute_filters={all_attribute_filters})."
             )
             log.info(message)
             recorder.run_ended(run_id, HistoryStatus.FAILED)
