@@ -170,3 +170,69 @@ def test_parallel_task_end_to_end_equals_reference(
         assert got == expected
         any_failed = len(successful) < len(per_url)
         assert (error is not None) == any_failed
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_images=st.integers(1, 3),
+    repeat=st.integers(0, 2),
+    init_fails=st.booleans(),
+    failing=st.sets(st.integers(0, 5), max_size=2),
+    converter=st.booleans(),
+)
+def test_compound_units_always_end_done_or_failed(
+    n_images: int, repeat: int, init_fails: bool, failing: set[int], converter: bool
+) -> None:
+    urls = [f"{ZARR_DIR}/img{i}" for i in range(n_images)]
+
+    def init(*, zarr_dir: str, zarr_urls: list[str] | None = None) -> dict:
+        if init_fails:
+            raise RuntimeError("init failed")
+        items = [
+            {"zarr_url": url, "init_args": {"ind": i * 10 + r}}
+            for i, url in enumerate(urls)
+            for r in range(repeat)
+        ]
+        return {"parallelization_list": items}
+
+    def compute(*, zarr_url: str, init_args: dict) -> None:
+        if init_args["ind"] % 10 in failing or init_args["ind"] // 10 in failing:
+            raise RuntimeError("compute failed")
+
+    task = Task(
+        name="c",
+        type="converter_compound" if converter else "compound",
+        command_non_parallel="init",
+        command_parallel="compute",
+        output_types={"done": True},
+    )
+    dataset = DatasetStub(zarr_dir=ZARR_DIR, images=[{"zarr_url": u} for u in urls])
+    recorder = InMemoryRecorder()
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            run_workflow(
+                wf_task_list=[WorkflowTask(task=task, order=0)],
+                dataset=dataset,
+                executor=InlineExecutor({"init": init, "compute": compute}),
+                workflow_dir_local=Path(tmp),
+                recorder=recorder,
+            )
+            failed = False
+        except JobExecutionError:
+            failed = True
+    (run,) = recorder.runs.values()
+    units = recorder.units_of(run.id)
+    statuses = {u.status for u in units}
+    assert "submitted" not in statuses
+    assert len(statuses) == 1  # all-or-nothing for compound tasks
+    assert run.status == ("failed" if failed else "done")
+    assert (statuses == {"failed"}) == failed
+    n_items = 0 if init_fails else n_images * repeat
+    assert len(units) == 1 + n_items
+    touched = all(img["types"].get("done") for img in dataset.images)
+    inds = [i * 10 + r for i in range(n_images) for r in range(repeat)]
+    any_success = any(i % 10 not in failing and i // 10 not in failing for i in inds)
+    # null outputs: if any unit produced an output (or the list was empty),
+    # every selected input image is touched, even when other units failed
+    expected_touched = not init_fails and not converter and (not inds or any_success)
+    assert touched == expected_touched
