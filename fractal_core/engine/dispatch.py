@@ -53,6 +53,7 @@ class UnitOutcome:
     task_output: MergedOutput | None = None
     exception: BaseException | None = None
     invalid_output: bool = False
+    zarr_urls: list[str] = field(default_factory=list)  # the unit's input images
 
 
 @dataclass
@@ -164,17 +165,17 @@ def _exception_of(ctx: TaskContext, result: UnitResult) -> TaskExecutionError:
 
 
 def _task_outcome(
-    ctx: TaskContext, result: UnitResult, files: TaskFiles
+    ctx: TaskContext, result: UnitResult, files: TaskFiles, zarr_urls: list[str]
 ) -> UnitOutcome:
     if not result.ok:
-        return UnitOutcome(exception=_exception_of(ctx, result))
+        return UnitOutcome(exception=_exception_of(ctx, result), zarr_urls=zarr_urls)
     if result.output is None:
-        return UnitOutcome(task_output=MergedOutput())
+        return UnitOutcome(task_output=MergedOutput(), zarr_urls=zarr_urls)
     try:
         output = parse_task_output(result.output, files.metadiff_file_local)
     except TaskOutputValidationError as exc:
-        return UnitOutcome(exception=exc, invalid_output=True)
-    return UnitOutcome(task_output=output)
+        return UnitOutcome(exception=exc, invalid_output=True, zarr_urls=zarr_urls)
+    return UnitOutcome(task_output=output, zarr_urls=zarr_urls)
 
 
 def _finish_units(
@@ -238,7 +239,7 @@ def run_non_parallel(
         list_files=[files],
         which="non_parallel",
     )
-    outcome = _task_outcome(ctx, result, files)
+    outcome = _task_outcome(ctx, result, files, list(zarr_urls or []))
     _finish_units(ctx, [unit_id], [files], [outcome.exception is None])
     return {0: outcome}, 1
 
@@ -271,8 +272,10 @@ def run_parallel(
         which="parallel",
     )
     outcomes = {
-        ind: _task_outcome(ctx, result, files)
-        for ind, (result, files) in enumerate(zip(results, list_files, strict=True))
+        ind: _task_outcome(ctx, result, files, [url])
+        for ind, (result, files, url) in enumerate(
+            zip(results, list_files, zarr_urls, strict=True)
+        )
     }
     _finish_units(
         ctx, unit_ids, list_files, [o.exception is None for o in outcomes.values()]
@@ -319,7 +322,9 @@ def run_compound(
         raise
     if not items:
         _finish_units(ctx, [init_id], [init_files], [True])
-        return {0: UnitOutcome(task_output=MergedOutput())}, 1
+        return {
+            0: UnitOutcome(task_output=MergedOutput(), zarr_urls=list(zarr_urls or []))
+        }, 1
 
     user_args = ctx.user_args("parallel")
     list_args = [
@@ -351,8 +356,10 @@ def run_compound(
         )
         raise
     outcomes = {
-        ind: _task_outcome(ctx, result, files)
-        for ind, (result, files) in enumerate(zip(results, list_files, strict=True))
+        ind: _task_outcome(ctx, result, files, [item.zarr_url])
+        for ind, (result, files, item) in enumerate(
+            zip(results, list_files, items, strict=True)
+        )
     }
     all_ok = all(o.exception is None for o in outcomes.values())
     # All-or-nothing status for init and compute units, as in the reference.

@@ -73,6 +73,10 @@ class EngineSettings:
     # Used when a step's meta has no `parallel_tasks_per_job` (resource default);
     # it bounds concurrency and groups unit file names (`par-<batch>-...`).
     parallel_tasks_per_job: int | None = None
+    # Spec weak point 7: when the successful units return nothing, the reference
+    # "touches" every selected image, also those of failed units (default, for
+    # fidelity); True restricts it to the inputs of successful units.
+    touch_only_successful_units: bool = False
 
 
 @dataclass
@@ -191,11 +195,18 @@ def _status_filter(
     )
 
 
-def _merge(outcomes: Mapping[int, UnitOutcome], selection: Selection) -> MergedOutput:
-    outputs = [
-        o.task_output for _, o in sorted(outcomes.items()) if o.task_output is not None
-    ]
-    return merge_task_outputs(outputs, selection.zarr_urls)
+def _merge(
+    outcomes: Mapping[int, UnitOutcome],
+    selection: Selection,
+    touch_only_successful_units: bool,
+) -> MergedOutput:
+    ordered = [o for _, o in sorted(outcomes.items())]
+    outputs = [o.task_output for o in ordered if o.task_output is not None]
+    touched = selection.zarr_urls
+    if touch_only_successful_units:
+        ok_urls = {url for o in ordered if o.exception is None for url in o.zarr_urls}
+        touched = [url for url in touched if url in ok_urls]
+    return merge_task_outputs(outputs, touched)
 
 
 def run_workflow(
@@ -339,7 +350,7 @@ def run_workflow(
 
         # D. merge and apply (atomic: `index` changes only on success)
         try:
-            merged = _merge(outcomes, selection)
+            merged = _merge(outcomes, selection, settings.touch_only_successful_units)
             merged.check_zarr_urls_are_unique()
             applied = apply_task_output(
                 index,

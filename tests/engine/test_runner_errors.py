@@ -89,6 +89,25 @@ def test_partial_failure_with_null_outputs_touches_every_input(
     assert [img["types"] for img in out.images] == [{"3D": True, "marked": True}] * 3
 
 
+def test_touching_only_successful_units_is_an_option(
+    testkit: InstalledTestkit, tmp_path: Path
+) -> None:
+    before = three_images(testkit, tmp_path)
+    out = then(
+        testkit,
+        tmp_path,
+        before,
+        [("mark_image", {"args_parallel": {"fail_on": ["02/0"]}})],
+        settings=EngineSettings(touch_only_successful_units=True),
+    )
+    assert isinstance(out.error, JobExecutionError)
+    assert [img["types"] for img in out.images] == [
+        {"3D": True, "marked": True},
+        {"3D": True},
+        {"3D": True, "marked": True},
+    ]
+
+
 def test_all_units_failed_changes_nothing(
     testkit: InstalledTestkit, tmp_path: Path
 ) -> None:
