@@ -142,7 +142,12 @@ def _run_units(
             )
         )
     handle = ctx.executor.submit(units)
-    results = handle.results()
+    try:
+        results = handle.results()
+    except BaseException:
+        # Interrupted while waiting (e.g. KeyboardInterrupt): stop the units.
+        handle.cancel()
+        raise
     ordered = []
     for unit in units:
         result = results.get(unit.id)
