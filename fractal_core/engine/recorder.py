@@ -181,7 +181,8 @@ class InMemoryRecorder:
         self.jobs: dict[Hashable, _JobRecord] = {}
         self.runs: dict[int, RunRecord] = {}
         self.units: dict[int, UnitRecord] = {}
-        self.image_cache: dict[tuple[Hashable, Hashable, str], int] = {}
+        # (dataset_id, workflowtask_id) -> zarr_url -> latest unit id
+        self.image_cache: dict[tuple[Hashable, Hashable], dict[str, int]] = {}
         self.dataset_images: dict[Hashable, list[dict[str, Any]]] = {}
         self.accounting_records: list[dict[str, Any]] = []
 
@@ -263,8 +264,9 @@ class InMemoryRecorder:
         workflowtask_id: Hashable,
         latest_unit: Mapping[str, int],
     ) -> None:
-        for zarr_url, unit_id in latest_unit.items():
-            self.image_cache[(dataset_id, workflowtask_id, zarr_url)] = unit_id
+        self.image_cache.setdefault((dataset_id, workflowtask_id), {}).update(
+            latest_unit
+        )
 
     def image_cache_remove(
         self,
@@ -273,8 +275,9 @@ class InMemoryRecorder:
         workflowtask_id: Hashable,
         zarr_urls: Sequence[str],
     ) -> None:
+        cache = self.image_cache.get((dataset_id, workflowtask_id), {})
         for zarr_url in zarr_urls:
-            self.image_cache.pop((dataset_id, workflowtask_id, zarr_url), None)
+            cache.pop(zarr_url, None)
 
     def images_written(
         self, *, dataset_id: Hashable, images: list[dict[str, Any]]
@@ -326,8 +329,9 @@ class InMemoryRecorder:
         """
         found = {
             url: self.units[unit_id].status.value
-            for (ds, wft, url), unit_id in self.image_cache.items()
-            if ds == dataset_id and wft == workflowtask_id
+            for url, unit_id in self.image_cache.get(
+                (dataset_id, workflowtask_id), {}
+            ).items()
         }
         if zarr_urls is None:
             return found
