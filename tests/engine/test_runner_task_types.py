@@ -275,6 +275,9 @@ def test_remove_and_unset_attribute(testkit: InstalledTestkit, tmp_path: Path) -
     )
     assert removed.error is None
     assert removed.zarr_urls == [urls[0], urls[2]]
+    # cache rows of the removed image (for this workflow task) are gone
+    wft = removed.runs()[-1].workflowtask_id
+    assert removed.recorder.image_status(1, wft) == {}
 
 
 def test_fractal_cache_dir_is_exported(
