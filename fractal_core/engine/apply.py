@@ -52,8 +52,11 @@ class AppliedOutput:
 
 
 def _merge_attributes(base: Mapping[str, Any], new: Mapping[str, Any]) -> ImageDict:
+    """Base attributes updated by the new ones; a None value unsets the key."""
     merged = {**base, **new}
-    return {key: value for key, value in merged.items() if value is not None}
+    if any(value is None for value in new.values()):
+        return {key: value for key, value in merged.items() if value is not None}
+    return merged
 
 
 def _inside(zarr_dir: str) -> Callable[[str], bool]:

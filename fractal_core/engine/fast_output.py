@@ -64,8 +64,8 @@ def _image(raw: Any) -> dict[str, Any]:
     return {
         "zarr_url": _url(raw.get("zarr_url")),
         "origin": None if origin is None else _url(origin),
-        "attributes": dict(attributes),
-        "types": dict(types),
+        "attributes": attributes,
+        "types": types,
     }
 
 
@@ -88,7 +88,8 @@ def parse_task_output(
     """A unit's output as plain dicts; TaskOutputValidationError when invalid.
 
     Same result and same errors as `validate_task_output`, faster on the
-    canonical outputs real tasks write.
+    canonical outputs real tasks write. The attribute/type dicts of `value`
+    are reused, not copied (the engine never mutates them).
     """
     with gc_paused():
         try:

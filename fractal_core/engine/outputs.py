@@ -153,13 +153,20 @@ def deduplicate_list(items: Iterable[Any]) -> list[Any]:
 
 
 def _deduplicate_images(images: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen: set[Any] = set()
+    """Drop exact duplicates; only entries sharing a zarr_url are compared."""
+    by_url: dict[str, list[Any]] = {}
     out: list[dict[str, Any]] = []
     for image in images:
-        key = _image_key(image)
-        if key not in seen:
-            seen.add(key)
+        keys = by_url.get(image["zarr_url"])
+        if keys is None:
+            by_url[image["zarr_url"]] = [image]
             out.append(image)
+            continue
+        key = _image_key(image)
+        if any(_image_key(other) == key for other in keys):
+            continue
+        keys.append(image)
+        out.append(image)
     return out
 
 
