@@ -201,3 +201,18 @@ def test_workflow_task_status_counters() -> None:
         "/z/new": "unset",
     }
     assert rec.num_units_with_warnings(run_id) == 1
+
+
+def test_s3_images_are_created_only_under_an_s3_zarr_dir() -> None:
+    from fractal_core.engine.apply import apply_task_output
+    from fractal_core.engine.errors import NewImageOutsideZarrDirError
+    from fractal_core.engine.fast_output import parse_task_output
+
+    output = parse_task_output(
+        {"image_list_updates": [{"zarr_url": "s3://bkt/z/img/"}]}
+    )
+    applied = apply_task_output({}, output, zarr_dir="s3://bkt/z", output_types={})
+    assert list(applied.images) == ["s3://bkt/z/img"]
+    for zarr_dir in ("/bkt/z", "s3://bkt/z/img", "s3://bkt/zz"):
+        with pytest.raises(NewImageOutsideZarrDirError):
+            apply_task_output({}, output, zarr_dir=zarr_dir, output_types={})
