@@ -39,6 +39,23 @@ from .zipping import zip_folder
 __all__ = ["JobOutcome", "run_job"]
 
 LOG_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
+PROGRESS_LOGGER = "fractal_core.engine.job"
+
+
+class _ForwardProgress(logging.Handler):
+    """Pass INFO+ records of a job's private logger to `fractal_core.engine.job`.
+
+    The job logger records DEBUG lines into `workflow.log` and does not propagate,
+    so an application's root handlers see the job's progress, not its debug chatter.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self._target = logging.getLogger(PROGRESS_LOGGER)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._target.isEnabledFor(record.levelno):
+            self._target.handle(record)
 
 
 @dataclass
@@ -147,6 +164,9 @@ def run_job(
     logger_name = f"WF{getattr(workflow, 'id', None)}_job{job_id}"
     log = logging.getLogger(logger_name)
     log.setLevel(logging.DEBUG)
+    log.propagate = False
+    forward = _ForwardProgress()
+    log.addHandler(forward)
     log_path = working_dir / WORKFLOW_LOG_FILENAME
     handler = logging.FileHandler(log_path)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
@@ -194,6 +214,7 @@ def run_job(
         outcome = finish(JobStatus.FAILED, text, exc)
     finally:
         log.removeHandler(handler)
+        log.removeHandler(forward)
         handler.close()
     if zip_job_folder:
         zip_folder(working_dir)
