@@ -48,7 +48,7 @@ class ImageRecord(TypedDict):
 
 _ATTRIBUTES_UPDATE = TypeAdapter(ImageAttributesWithNone)
 _TYPES_UPDATE = TypeAdapter(ImageTypes)
-_ATTRIBUTE_TYPES = frozenset({int, float, str, bool, type(None)})
+_ATTRIBUTE_TYPES: frozenset[type] = frozenset({int, float, str, bool, type(None)})
 _STORED_ATTRIBUTE_TYPES = frozenset({int, float, str, bool})
 _BOOL_TYPE = frozenset({bool})
 
