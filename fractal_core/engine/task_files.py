@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import replace
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 
 from ..types.strings import sanitize_string
@@ -78,15 +79,15 @@ class TaskFiles:
     component: str = ""
     prefix: str | None = SUBMIT_PREFIX
 
-    @property
+    @cached_property
     def subfolder_name(self) -> str:
         return task_subfolder_name(self.task_order, self.task_name)
 
-    @property
+    @cached_property
     def wftask_subfolder_local(self) -> Path:
         return Path(self.root_dir_local) / self.subfolder_name
 
-    @property
+    @cached_property
     def wftask_subfolder_remote(self) -> Path:
         return Path(self.root_dir_remote) / self.subfolder_name
 
