@@ -1,0 +1,155 @@
+"""Evaluate batched requests against fractal-server 2.17.0 (run with its venv python).
+
+Reads a JSON list of requests `{"fn": name, "args": {...}}` from stdin and writes
+a JSON list of answers, one per request, in order: `{"ok": result}` or
+`{"error": {"type": exception class name, "message": str(exc)}}`. The same
+requests are evaluated with fractal_core by `reference.py::evaluate_ours`, so
+both sides answer in the same JSON shape. This file must import nothing from
+fractal_core or from the tests: it runs in a venv that only has fractal-server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+for _var in ("POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD", "JWT_SECRET_KEY"):
+    os.environ.setdefault(_var, "fidelity")
+
+from fractal_server.app.schemas.v2.manifest import ManifestV2  # noqa: E402
+from fractal_server.images import SingleImage  # noqa: E402
+from fractal_server.images import SingleImageTaskOutput  # noqa: E402
+from fractal_server.images import tools  # noqa: E402
+from fractal_server.runner import task_files  # noqa: E402
+from fractal_server.runner.set_start_and_last_task_index import (  # noqa: E402
+    set_start_and_last_task_index,
+)
+from fractal_server.runner.v2 import task_interface  # noqa: E402
+from fractal_server.runner.v2.deduplicate_list import deduplicate_list  # noqa: E402
+from fractal_server.runner.v2.merge_outputs import merge_outputs  # noqa: E402
+from fractal_server.string_tools import sanitize_string  # noqa: E402
+from fractal_server.string_tools import validate_cmd  # noqa: E402
+from fractal_server.types import AttributeFilters  # noqa: E402
+from fractal_server.types import TypeFilters  # noqa: E402
+from fractal_server.urls import normalize_url  # noqa: E402
+from pydantic import BaseModel  # noqa: E402
+from pydantic import TypeAdapter  # noqa: E402
+
+MODELS: dict[str, Any] = {
+    "SingleImage": SingleImage,
+    "SingleImageTaskOutput": SingleImageTaskOutput,
+    "TaskOutput": task_interface.TaskOutput,
+    "InitTaskOutput": task_interface.InitTaskOutput,
+    "ManifestV2": ManifestV2,
+    "TypeFilters": TypeAdapter(TypeFilters),
+    "AttributeFilters": TypeAdapter(AttributeFilters),
+}
+
+
+def _validate(model: str, data: Any) -> Any:
+    validator = MODELS[model]
+    if isinstance(validator, TypeAdapter):
+        return validator.dump_python(validator.validate_python(data), mode="json")
+    return validator.model_validate(data).model_dump(mode="json")
+
+
+def _merge_type_filters(task_input_types: dict, wftask_type_filters: dict) -> dict:
+    return tools.merge_type_filters(
+        task_input_types=dict(task_input_types),
+        wftask_type_filters=wftask_type_filters,
+    )
+
+
+def _task_output_check(data: Any) -> Any:
+    output = task_interface.TaskOutput(**data)
+    output.check_zarr_urls_are_unique()
+    return output.model_dump(mode="json")
+
+
+def _merge_outputs(outputs: list[dict]) -> dict:
+    merged = merge_outputs([task_interface.TaskOutput(**out) for out in outputs])
+    return merged.model_dump(mode="json")
+
+
+def _deduplicate_images(images: list[dict]) -> list[dict]:
+    models = [SingleImageTaskOutput(**img) for img in images]
+    return [img.model_dump(mode="json") for img in deduplicate_list(models)]
+
+
+def _task_files(
+    base: dict, tot_tasks: int | None = None, batch_size: int | None = None
+) -> Any:
+    files = task_files.TaskFiles(**base)
+    if tot_tasks is None:
+        return _file_names(files)
+    return [
+        _file_names(one)
+        for one in task_files.enrich_task_files_multisubmit(
+            tot_tasks=tot_tasks, batch_size=batch_size, base_task_files=files
+        )
+    ]
+
+
+def _file_names(files: Any) -> dict[str, str]:
+    return {
+        "subfolder_name": files.subfolder_name,
+        "args_file_local": str(files.args_file_local),
+        "args_file_remote": str(files.args_file_remote),
+        "metadiff_file_local": str(files.metadiff_file_local),
+        "metadiff_file_remote": str(files.metadiff_file_remote),
+        "log_file_local": str(files.log_file_local),
+        "log_file_remote": str(files.log_file_remote),
+    }
+
+
+def _first_last(**kwargs: Any) -> list[int]:
+    return list(set_start_and_last_task_index(**kwargs))
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "filter_image_list": tools.filter_image_list,
+    "match_filter": tools.match_filter,
+    "merge_type_filters": _merge_type_filters,
+    "find_image_by_zarr_url": tools.find_image_by_zarr_url,
+    "aggregate_attributes": tools.aggregate_attributes,
+    "aggregate_types": tools.aggregate_types,
+    "normalize_url": normalize_url,
+    "sanitize_string": sanitize_string,
+    "validate_cmd": validate_cmd,
+    "validate": _validate,
+    "task_output_check": _task_output_check,
+    "merge_outputs": _merge_outputs,
+    "deduplicate_images": _deduplicate_images,
+    "task_subfolder_name": task_files.task_subfolder_name,
+    "task_files": _task_files,
+    "set_start_and_last_task_index": _first_last,
+}
+
+
+def answer(request: dict[str, Any]) -> dict[str, Any]:
+    """One request -> `{"ok": result}` or `{"error": {"type", "message"}}`."""
+    try:
+        result = FUNCTIONS[request["fn"]](**request["args"])
+        if isinstance(result, BaseModel):
+            result = result.model_dump(mode="json")
+        return {"ok": result}
+    except Exception as exc:  # every failure is an answer, compared by the test
+        return {
+            "error": {
+                "type": type(exc).__name__,
+                "mro": [cls.__name__ for cls in type(exc).__mro__],
+                "message": str(exc),
+            }
+        }
+
+
+def main() -> None:
+    requests = json.load(sys.stdin)
+    json.dump([answer(request) for request in requests], sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
