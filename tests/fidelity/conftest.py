@@ -4,7 +4,7 @@
   python of a venv holding `fractal-server==2.17.0` from PyPI. The venv is cached
   between runs under `$FRACTAL_CORE_TEST_CACHE` (default
   `~/.cache/fractal_core_tests`), built in a temporary folder and renamed into
-  place under a file lock (`realtasks_support.cached_venv`). fractal-server is
+  place under a file lock (`venv_cache.cached_venv`). fractal-server is
   never a dependency of fractal_core: it only lives in that venv.
 
 Every test using it must be `@pytest.mark.slow` (the first run downloads from
@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.realtasks.realtasks_support import cached_venv
-
 from .harness import COMPARED
 from .sides import ReferenceSide
+from .venv_cache import cached_venv
 
 FRACTAL_SERVER_VERSION = "2.17.0"
 
