@@ -1,10 +1,14 @@
 """Session fixtures for tests against the real fractal-tasks-core package.
 
-- `fractal_tasks_core_venv` (session): a `TaskVenv` for `fractal-tasks-core==2.1.0`
-  installed from PyPI into a venv cached between runs under
-  `$FRACTAL_CORE_TEST_CACHE` (default `~/.cache/fractal_core_tests`), keyed by
-  package, version and Python version, built in a temporary folder and renamed
-  into place under a file lock (see `realtasks_support.cached_venv`).
+- `fractal_tasks_core_collection` (session): fractal-tasks-core 2.1.0 collected
+  from PyPI by our own `collect_pypi` into the suite's test cache
+  (`$FRACTAL_CORE_TEST_CACHE`, default `~/.cache/fractal_core_tests`), once per
+  machine: the slow collection test of tests/collection and these fixtures share
+  the same cache entry (see `collection/collection_cache.py`), so a CI run
+  installs it from PyPI once.
+- `fractal_tasks_core_group` (session): its `TaskGroup` (Task objects with
+  commands pointing into the collected venv).
+- `fractal_tasks_core_venv` (session): a `TaskVenv` view of the same venv.
 - `synthetic_plate_template` (session): the tiny 2-well plate written by
   `make_synthetic_plate.py` (ngio, run with that venv's python); do not modify.
 - `synthetic_plate` (function): a private copy of it under `tmp_path / "zarr"`.
@@ -20,22 +24,35 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from realtasks_support import FRACTAL_TASKS_CORE_VERSION
 from realtasks_support import PLATE_SCRIPT
+from realtasks_support import CachedCollection
 from realtasks_support import SyntheticPlate
 from realtasks_support import TaskVenv
-from realtasks_support import cached_venv
-from realtasks_support import load_task_venv
+from realtasks_support import cached_fractal_tasks_core
 from realtasks_support import run_checked
+from realtasks_support import task_venv_from_group
+
+from fractal_core.domain.task_group import TaskGroup
 
 
 @pytest.fixture(scope="session")
-def fractal_tasks_core_venv() -> TaskVenv:
-    """fractal-tasks-core 2.1.0 in a cached venv (first run: ~40 s, 1.1 GB)."""
-    root = cached_venv("fractal-tasks-core", FRACTAL_TASKS_CORE_VERSION)
-    return load_task_venv(
-        root, "fractal-tasks-core", "fractal_tasks_core", FRACTAL_TASKS_CORE_VERSION
-    )
+def fractal_tasks_core_collection() -> CachedCollection:
+    """fractal-tasks-core 2.1.0, collected once (first time: 1-2.5 min, 1.1 GB)."""
+    return cached_fractal_tasks_core()
+
+
+@pytest.fixture(scope="session")
+def fractal_tasks_core_group(
+    fractal_tasks_core_collection: CachedCollection,
+) -> TaskGroup:
+    """The collected task group (do not modify it: it is shared)."""
+    return fractal_tasks_core_collection.task_group
+
+
+@pytest.fixture(scope="session")
+def fractal_tasks_core_venv(fractal_tasks_core_group: TaskGroup) -> TaskVenv:
+    """The collected venv, its package folder and its manifest."""
+    return task_venv_from_group(fractal_tasks_core_group, "Import OME-Zarr")
 
 
 @pytest.fixture(scope="session")

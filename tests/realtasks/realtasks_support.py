@@ -1,34 +1,45 @@
 """Helpers behind the real-task fixtures of conftest.py.
 
-`cached_venv` builds a venv holding one pinned package once and reuses it between
-runs: it lives under `$FRACTAL_CORE_TEST_CACHE` (default
-`~/.cache/fractal_core_tests`), keyed by package, version and Python version, and
-is built in a temporary sibling folder renamed into place under a file lock, so
-parallel or interrupted runs never see a half-built venv. `TaskVenv` and
-`SyntheticPlate` describe what the fixtures return.
+fractal-tasks-core is collected from PyPI with our own `collect_pypi`, once, into
+the suite's test cache (`$FRACTAL_CORE_TEST_CACHE`, default
+`~/.cache/fractal_core_tests`), by `collection.collection_cache` (tests/collection):
+lock-protected, with a `collection.json` record written last so that parallel or
+interrupted runs never reuse a half-built venv. `TaskVenv` views that collected
+task group as a venv plus manifest; `SyntheticPlate` describes the test plate.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from filelock import FileLock
+from collection.collection_cache import FRACTAL_TASKS_CORE_VERSION
+from collection.collection_cache import CachedCollection
+from collection.collection_cache import cached_fractal_tasks_core
+from collection.collection_cache import fractal_tasks_core_settings
+from collection.collection_cache import suite_cache_dir
 
-FRACTAL_TASKS_CORE_VERSION = "2.1.0"
-CACHE_ENV_VAR = "FRACTAL_CORE_TEST_CACHE"
-COMPLETE_MARKER = ".fractal_core_complete"
+from fractal_core.domain.task_group import TaskGroup
+
+__all__ = [
+    "FRACTAL_TASKS_CORE_VERSION",
+    "PLATE_SCRIPT",
+    "CachedCollection",
+    "SyntheticPlate",
+    "TaskVenv",
+    "cached_fractal_tasks_core",
+    "fractal_tasks_core_settings",
+    "run_checked",
+    "suite_cache_dir",
+    "task_venv_from_group",
+]
+
 PLATE_SCRIPT = Path(__file__).with_name("make_synthetic_plate.py")
-INSTALL_TIMEOUT = 1800  # seconds, for pip and for waiting on the lock
+RUN_TIMEOUT = 1800  # seconds
 
 
 @dataclass(frozen=True)
@@ -83,16 +94,7 @@ class SyntheticPlate:
         return [f"{self.plate_url}/{well}/0" for well in self.wells]
 
 
-def realtasks_cache_dir() -> Path:
-    """Where cached venvs live: `$FRACTAL_CORE_TEST_CACHE` or the user cache."""
-    configured = os.environ.get(CACHE_ENV_VAR)
-    base = Path(configured) if configured else Path.home() / ".cache"
-    folder = base if configured else base / "fractal_core_tests"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder.resolve()
-
-
-def run_checked(argv: list[str], what: str, timeout: float = INSTALL_TIMEOUT) -> str:
+def run_checked(argv: list[str], what: str, timeout: float = RUN_TIMEOUT) -> str:
     """Run `argv`; fail the test session with its output if it fails."""
     proc = subprocess.run(
         argv, capture_output=True, text=True, timeout=timeout, check=False
@@ -106,81 +108,19 @@ def run_checked(argv: list[str], what: str, timeout: float = INSTALL_TIMEOUT) ->
     return proc.stdout
 
 
-def _remove_inside(folder: Path, base: Path) -> None:
-    """Delete `folder`, refusing anything that is not strictly inside `base`."""
-    resolved = folder.resolve()
-    if resolved == base or base not in resolved.parents:
-        raise RuntimeError(f"Refusing to delete {resolved}: not inside {base}")
-    shutil.rmtree(resolved, ignore_errors=True)
-
-
-def _venv_python(root: Path) -> Path:
-    return root / "bin" / "python"
-
-
-def cached_folder(cache: Path, name: str, build: Callable[[Path], None]) -> Path:
-    """`cache/name`, made once by `build(tmp)` in a temporary sibling, then renamed.
-
-    A file lock serialises builders (other processes wait, then reuse); a folder
-    without the completion marker is never used, and a failed build leaves no
-    temporary folder behind.
-    """
-    target = cache / name
-    with FileLock(str(cache / f"{name}.lock"), timeout=INSTALL_TIMEOUT):
-        if (target / COMPLETE_MARKER).exists():
-            return target
-        tmp = Path(tempfile.mkdtemp(prefix=f"{name}.tmp-", dir=cache))
-        try:
-            build(tmp)
-            (tmp / COMPLETE_MARKER).write_text(name + "\n")
-            if target.exists():  # incomplete leftover, e.g. from an older layout
-                _remove_inside(target, cache)
-            tmp.rename(target)
-        finally:
-            if tmp.exists():
-                _remove_inside(tmp, cache)
-    return target
-
-
-def _install_venv(folder: Path, requirement: str) -> None:
-    """`python -m venv folder` and `pip install requirement` into it."""
-    run_checked([sys.executable, "-m", "venv", str(folder)], "venv creation")
-    # `python -m pip` rather than bin/pip: script shebangs keep the tmp path
-    run_checked(
-        [str(_venv_python(folder)), "-m", "pip", "install", "--quiet", requirement],
-        f"pip install {requirement}",
-    )
-
-
-def cached_venv(package: str, version: str) -> Path:
-    """A venv holding `package==version`, built once and reused between runs."""
-    py = f"py{sys.version_info.major}{sys.version_info.minor}"
-    requirement = f"{package}=={version}"
-    return cached_folder(
-        realtasks_cache_dir(),
-        f"{package}-{version}-{py}",
-        lambda tmp: _install_venv(tmp, requirement),
-    )
-
-
-def load_task_venv(root: Path, package: str, module: str, version: str) -> TaskVenv:
-    """Locate the package folder and manifest inside the venv (by asking it)."""
-    python = _venv_python(root)
-    out = run_checked(
-        [
-            str(python),
-            "-c",
-            f"import {module}, os; print(os.path.dirname({module}.__file__))",
-        ],
-        f"import {module}",
-    )
-    package_dir = Path(out.strip())
+def task_venv_from_group(group: TaskGroup, import_task: str) -> TaskVenv:
+    """The venv view of a collected group; the package folder is where the
+    command of `import_task` (any task with a non-parallel executable) points."""
+    command = group.get_task(import_task).command_non_parallel
+    assert command is not None, f"{import_task!r} has no non-parallel command"
+    python, script = command.split(" ")
+    package_dir = Path(script).parent
     manifest_path = package_dir / "__FRACTAL_MANIFEST__.json"
     return TaskVenv(
-        root=root,
-        python=python,
-        package_name=package,
-        version=version,
+        root=Path(str(group.venv_path)),
+        python=Path(python),
+        package_name=group.pkg_name,
+        version=group.version,
         package_dir=package_dir,
         manifest_path=manifest_path,
         manifest=json.loads(manifest_path.read_text()),

@@ -7,13 +7,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from realtasks_support import COMPLETE_MARKER
 from realtasks_support import FRACTAL_TASKS_CORE_VERSION
+from realtasks_support import CachedCollection
 from realtasks_support import SyntheticPlate
 from realtasks_support import TaskVenv
-from realtasks_support import _remove_inside
-from realtasks_support import cached_venv
-from realtasks_support import realtasks_cache_dir
+from realtasks_support import cached_fractal_tasks_core
+from realtasks_support import fractal_tasks_core_settings
 
 from fractal_core.executors import LocalExecutor
 from fractal_core.executors import WorkUnit
@@ -34,19 +33,22 @@ def test_venv_has_fractal_tasks_core(fractal_tasks_core_venv: TaskVenv) -> None:
         check=True,
     ).stdout
     assert out.strip() == FRACTAL_TASKS_CORE_VERSION
-    assert venv.root.parent == realtasks_cache_dir()
-    assert (venv.root / COMPLETE_MARKER).exists()
+    base = Path(fractal_tasks_core_settings().base_dir)
+    assert (
+        venv.root == base / "fractal-tasks-core" / FRACTAL_TASKS_CORE_VERSION / "venv"
+    )
 
 
 @pytest.mark.slow
-def test_cached_venv_is_reused(fractal_tasks_core_venv: TaskVenv) -> None:
-    marker = fractal_tasks_core_venv.root / COMPLETE_MARKER
-    before = marker.stat().st_mtime_ns
-    again = cached_venv("fractal-tasks-core", FRACTAL_TASKS_CORE_VERSION)
-    assert again == fractal_tasks_core_venv.root
-    assert marker.stat().st_mtime_ns == before  # not rebuilt
-    leftovers = list(again.parent.glob(f"{again.name}.tmp-*"))
-    assert leftovers == []
+def test_cached_collection_is_reused(
+    fractal_tasks_core_collection: CachedCollection,
+) -> None:
+    record = fractal_tasks_core_collection.path / "collection.json"
+    before = record.stat().st_mtime_ns
+    again = cached_fractal_tasks_core()
+    assert not again.collected_now
+    assert again.task_group == fractal_tasks_core_collection.task_group
+    assert record.stat().st_mtime_ns == before  # not collected again
 
 
 @pytest.mark.slow
@@ -138,16 +140,3 @@ def test_real_import_runs_on_local_executor(
         {"plate": "synth.zarr", "well": "B05"},
     ]
     assert all(u["types"] == {"is_3D": True} for u in updates)
-
-
-def test_remove_inside_refuses_outside_paths(tmp_path: Path) -> None:
-    base = tmp_path / "cache"
-    (base / "inside").mkdir(parents=True)
-    with pytest.raises(RuntimeError, match="Refusing to delete"):
-        _remove_inside(base, base)
-    with pytest.raises(RuntimeError, match="Refusing to delete"):
-        _remove_inside(base / ".." / "cache", base)
-    with pytest.raises(RuntimeError, match="Refusing to delete"):
-        _remove_inside(tmp_path, base)
-    _remove_inside(base / "inside", base)
-    assert not (base / "inside").exists() and base.exists()
