@@ -109,7 +109,8 @@ def set_start_and_last_task_index(
         raise InvalidTaskRange(f"last_task_index={last} cannot be negative")
     if last > num_tasks - 1:
         raise InvalidTaskRange(
-            f"last_task_index={last} cannot be larger than {num_tasks - 1}"
+            f"last_task_index={last} cannot be larger than "
+            f"(num_tasks-1)={num_tasks - 1}"
         )
     if first > last:
         raise InvalidTaskRange(
