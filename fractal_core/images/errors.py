@@ -15,6 +15,8 @@ __all__ = [
 class IncompatibleTypeFiltersError(ValueError, FractalCoreError):
     """A task's input types and a workflow task's type filters disagree on a key."""
 
+    conflicts: list[str] = []  # set per instance by merge_type_filters
+
 
 class ImageNotFoundError(KeyError, FractalCoreError):
     """No image with the given zarr_url in the image list."""

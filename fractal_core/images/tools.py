@@ -105,8 +105,9 @@ def merge_type_filters(
 ) -> dict[str, bool]:
     """Return a new dict uniting both filter sets; neither argument is mutated.
 
-    Raises IncompatibleTypeFiltersError (a ValueError) if a key has different
-    values in the two sets.
+    Raises IncompatibleTypeFiltersError (a ValueError, with the reference's
+    message) if a key has different values in the two sets; its `conflicts`
+    attribute lists those keys.
     """
     conflicts = [
         key
@@ -114,12 +115,14 @@ def merge_type_filters(
         if key in task_input_types and task_input_types[key] != value
     ]
     if conflicts:
-        raise IncompatibleTypeFiltersError(
+        # The reference's message, verbatim; the keys are on `error.conflicts`.
+        error = IncompatibleTypeFiltersError(
             "Cannot merge type filters "
             f"`{dict(task_input_types)}` (from task) "
-            f"and `{dict(wftask_type_filters)}` (from workflowtask); "
-            f"conflicting keys: {conflicts}."
+            f"and `{dict(wftask_type_filters)}` (from workflowtask)."
         )
+        error.conflicts = conflicts
+        raise error
     merged = dict(task_input_types)
     merged.update(wftask_type_filters)
     return merged

@@ -18,6 +18,7 @@ from .harness import compare
 from .harness import count_outcomes
 from .harness import dumps
 from .harness import exact
+from .harness import exact_with_messages
 from .harness import is_error
 from .harness import requests_for
 from .sides import Answer
@@ -78,15 +79,18 @@ def test_match_filter(reference: ReferenceSide) -> None:
 
 
 def test_merge_type_filters(reference: ReferenceSide) -> None:
-    # Messages are not compared: ours also lists the conflicting keys, and our
-    # error is IncompatibleTypeFiltersError, a ValueError subclass
-    # (docs/types-and-images.md, row "merge_type_filters").
+    # Our error is IncompatibleTypeFiltersError, a ValueError subclass
+    # (docs/types-and-images.md, row "merge_type_filters"); same message.
     args = collect(
         st.fixed_dictionaries(
             {"task_input_types": type_filters, "wftask_type_filters": type_filters}
         )
     )
-    triples = compare(reference, requests_for("merge_type_filters", args))
+    # Regression: our message used to append "; conflicting keys: [...]".
+    args.append({"task_input_types": {"a": True}, "wftask_type_filters": {"a": False}})
+    triples = compare(
+        reference, requests_for("merge_type_filters", args), exact_with_messages
+    )
     accepted, rejected = count_outcomes(triples)
     assert accepted and rejected
 
