@@ -126,8 +126,9 @@ class ManifestV2(BaseModel):
                 schema = getattr(task, f"args_schema_{side}")
                 if executable is not None and schema is None:
                     raise _task_error(
+                        # The reference's wording (its `{task.args_schema_x=}`).
                         f"Manifest has has_args_schemas=True, but task "
-                        f"'{task.name}' has args_schema_{side}=None.",
+                        f"'{task.name}' has task.args_schema_{side}=None.",
                         field=f"args_schema_{side}",
                         task_index=index,
                         task_name=task.name,

@@ -137,13 +137,14 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
             result = result.model_dump(mode="json")
         return {"ok": result}
     except Exception as exc:  # every failure is an answer, compared by the test
-        return {
-            "error": {
-                "type": type(exc).__name__,
-                "mro": [cls.__name__ for cls in type(exc).__mro__],
-                "message": str(exc),
-            }
+        error = {
+            "type": type(exc).__name__,
+            "mro": [cls.__name__ for cls in type(exc).__mro__],
+            "message": str(exc),
         }
+        if hasattr(exc, "errors"):  # pydantic ValidationError: where and which rule
+            error["details"] = [[list(e["loc"]), e["type"]] for e in exc.errors()]
+        return {"error": error}
 
 
 def main() -> None:

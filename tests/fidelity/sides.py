@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic import TypeAdapter
+from pydantic import ValidationError
 
 from fractal_core.engine.outputs import InitTaskOutput
 from fractal_core.engine.outputs import TaskOutput
@@ -146,13 +147,14 @@ OURS: dict[str, Callable[..., Any]] = {
 
 
 def _error(exc: BaseException) -> Answer:
-    return {
-        "error": {
-            "type": type(exc).__name__,
-            "mro": [cls.__name__ for cls in type(exc).__mro__],
-            "message": str(exc),
-        }
+    error: dict[str, Any] = {
+        "type": type(exc).__name__,
+        "mro": [cls.__name__ for cls in type(exc).__mro__],
+        "message": str(exc),
     }
+    if isinstance(exc, ValidationError):  # where and which rule, as the driver does
+        error["details"] = [[list(e["loc"]), e["type"]] for e in exc.errors()]
+    return {"error": error}
 
 
 def answer_ours(request: Request) -> Answer:

@@ -20,13 +20,13 @@ from .harness import compare
 from .harness import count_outcomes
 from .harness import dumps
 from .harness import exact
+from .harness import exact_up_to_key_order
 from .harness import is_error
 from .harness import requests_for
 from .harness import same_error_kind
 from .sides import Answer
 from .sides import ReferenceSide
 from .sides import Request
-from .test_fidelity_types import _stripped_key_order_check
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ def test_task_output_validation(reference: ReferenceSide) -> None:
     triples = compare(
         reference,
         requests_for("validate", [{"model": "TaskOutput", "data": d} for d in data]),
-        _stripped_key_order_check,
+        exact_up_to_key_order,
     )
     accepted, rejected = count_outcomes(triples)
     assert accepted and rejected
@@ -62,7 +62,7 @@ def _uniqueness_check(request: Request, ref: Answer, ours: Answer) -> str | None
     The reference lists the repeated urls in `set` order (random); we list
     them in first-seen order.
     """
-    problem = _stripped_key_order_check(request, ref, ours)
+    problem = exact_up_to_key_order(request, ref, ours)
     if problem is None and is_error(ref) and ref["error"]["type"] == "ValueError":
         ref_head, *ref_urls = ref["error"]["message"].split("\n")
         our_head, *our_urls = ours["error"]["message"].split("\n")
