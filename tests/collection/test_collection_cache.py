@@ -94,12 +94,22 @@ def test_collected_once_reused_and_collected_again_when_incomplete(
 
 
 def test_failed_collection_raises_and_leaves_no_entry(
-    settings: CollectionSettings, tmp_path: Path
+    settings: CollectionSettings, wheel: Path, tmp_path: Path
 ) -> None:
-    broken = make_wheel(tmp_path / "w", manifest_data=manifest("t1"), scripts=())
+    # A base interpreter that does not exist: the first step (create venv)
+    # fails at once, for real, without a slow install.
+    missing = str(tmp_path / "no-such-python")
+    broken = settings.model_copy(
+        update={
+            "python": settings.python.model_copy(
+                update={"versions": {settings.python.default_version: missing}}
+            )
+        }
+    )
     with pytest.raises(CachedCollectionError, match="tiny-tasks==1.0.0") as info:
-        cached_collection(settings, "tiny-tasks", "1.0.0", CountingCollect(broken))
-    assert "t1.py" in str(info.value)  # the activity log names the missing script
+        cached_collection(broken, "tiny-tasks", "1.0.0", CountingCollect(wheel))
+    assert "create venv" in str(info.value)  # the tail of the activity log
+    assert missing in str(info.value)
     assert not (Path(settings.base_dir) / "tiny-tasks" / "1.0.0").exists()
 
 
