@@ -45,9 +45,9 @@ def validate_wft_args(value: dict[str, Any]) -> dict[str, Any]:
     """Refuse top-level argument keys that the engine reserves for itself."""
     forbidden = RESERVED_WFT_ARGUMENTS.intersection(value)
     if forbidden:
-        raise ValueError(
-            f"`args` contains the following forbidden keys: {sorted(forbidden)}"
-        )
+        # The reference prints the set; a sorted set literal reads the same.
+        keys = ", ".join(repr(key) for key in sorted(forbidden))
+        raise ValueError(f"`args` contains the following forbidden keys: {{{keys}}}")
     return value
 
 

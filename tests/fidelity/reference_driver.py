@@ -22,6 +22,7 @@ for _var in ("POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD", "JWT_SECRET_KE
 from fractal_server.app.schemas.v2.manifest import ManifestV2  # noqa: E402
 from fractal_server.images import SingleImage  # noqa: E402
 from fractal_server.images import SingleImageTaskOutput  # noqa: E402
+from fractal_server.images import SingleImageUpdate  # noqa: E402
 from fractal_server.images import tools  # noqa: E402
 from fractal_server.runner import task_files  # noqa: E402
 from fractal_server.runner.set_start_and_last_task_index import (  # noqa: E402
@@ -30,10 +31,23 @@ from fractal_server.runner.set_start_and_last_task_index import (  # noqa: E402
 from fractal_server.runner.v2 import task_interface  # noqa: E402
 from fractal_server.runner.v2.deduplicate_list import deduplicate_list  # noqa: E402
 from fractal_server.runner.v2.merge_outputs import merge_outputs  # noqa: E402
+from fractal_server.string_tools import interpret_as_bool  # noqa: E402
 from fractal_server.string_tools import sanitize_string  # noqa: E402
 from fractal_server.string_tools import validate_cmd  # noqa: E402
+from fractal_server.tasks.v2.utils_package_names import normalize_package_name  # noqa: E402
+from fractal_server.types import AbsolutePathStr  # noqa: E402
 from fractal_server.types import AttributeFilters  # noqa: E402
+from fractal_server.types import DictStrAny  # noqa: E402
+from fractal_server.types import DictStrStr  # noqa: E402
+from fractal_server.types import HttpUrlStr  # noqa: E402
+from fractal_server.types import ListUniqueAbsolutePathStr  # noqa: E402
+from fractal_server.types import ListUniqueNonEmptyString  # noqa: E402
+from fractal_server.types import ListUniqueNonNegativeInt  # noqa: E402
+from fractal_server.types import NonEmptyStr  # noqa: E402
 from fractal_server.types import TypeFilters  # noqa: E402
+from fractal_server.types import WorkflowTaskArgument  # noqa: E402
+from fractal_server.types import ZarrUrlStr  # noqa: E402
+from fractal_server.types.validators import validate_wft_args  # noqa: E402
 from fractal_server.urls import normalize_url  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 from pydantic import TypeAdapter  # noqa: E402
@@ -46,6 +60,17 @@ MODELS: dict[str, Any] = {
     "ManifestV2": ManifestV2,
     "TypeFilters": TypeAdapter(TypeFilters),
     "AttributeFilters": TypeAdapter(AttributeFilters),
+    "SingleImageUpdate": SingleImageUpdate,
+    "NonEmptyStr": TypeAdapter(NonEmptyStr),
+    "HttpUrlStr": TypeAdapter(HttpUrlStr),
+    "AbsolutePathStr": TypeAdapter(AbsolutePathStr),
+    "ZarrUrlStr": TypeAdapter(ZarrUrlStr),
+    "DictStrAny": TypeAdapter(DictStrAny),
+    "DictStrStr": TypeAdapter(DictStrStr),
+    "ListUniqueNonEmptyString": TypeAdapter(ListUniqueNonEmptyString),
+    "ListUniqueNonNegativeInt": TypeAdapter(ListUniqueNonNegativeInt),
+    "ListUniqueAbsolutePathStr": TypeAdapter(ListUniqueAbsolutePathStr),
+    "WorkflowTaskArgument": TypeAdapter(WorkflowTaskArgument),
 }
 
 
@@ -126,6 +151,9 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "task_subfolder_name": task_files.task_subfolder_name,
     "task_files": _task_files,
     "set_start_and_last_task_index": _first_last,
+    "interpret_as_bool": interpret_as_bool,
+    "normalize_package_name": normalize_package_name,
+    "validate_wft_args": validate_wft_args,
 }
 
 

@@ -32,13 +32,27 @@ from fractal_core.engine.task_files import multisubmit_task_files
 from fractal_core.engine.task_files import task_subfolder_name
 from fractal_core.images import SingleImage
 from fractal_core.images import SingleImageTaskOutput
+from fractal_core.images import SingleImageUpdate
 from fractal_core.images import tools
 from fractal_core.manifest.models import ManifestV2
+from fractal_core.types import AbsolutePathStr
 from fractal_core.types import AttributeFilters
+from fractal_core.types import DictStrAny
+from fractal_core.types import DictStrStr
+from fractal_core.types import HttpUrlStr
+from fractal_core.types import ListUniqueAbsolutePathStr
+from fractal_core.types import ListUniqueNonEmptyString
+from fractal_core.types import ListUniqueNonNegativeInt
+from fractal_core.types import NonEmptyStr
 from fractal_core.types import TypeFilters
+from fractal_core.types import WorkflowTaskArgument
+from fractal_core.types import ZarrUrlStr
+from fractal_core.types import interpret_as_bool
+from fractal_core.types import normalize_package_name
 from fractal_core.types import normalize_url
 from fractal_core.types import sanitize_string
 from fractal_core.types import validate_cmd
+from fractal_core.types import validate_wft_args
 
 DRIVER = Path(__file__).with_name("reference_driver.py")
 DRIVER_TIMEOUT = 600  # seconds for one batch
@@ -54,6 +68,17 @@ MODELS: dict[str, Any] = {
     "ManifestV2": ManifestV2,
     "TypeFilters": TypeAdapter(TypeFilters),
     "AttributeFilters": TypeAdapter(AttributeFilters),
+    "SingleImageUpdate": SingleImageUpdate,
+    "NonEmptyStr": TypeAdapter(NonEmptyStr),
+    "HttpUrlStr": TypeAdapter(HttpUrlStr),
+    "AbsolutePathStr": TypeAdapter(AbsolutePathStr),
+    "ZarrUrlStr": TypeAdapter(ZarrUrlStr),
+    "DictStrAny": TypeAdapter(DictStrAny),
+    "DictStrStr": TypeAdapter(DictStrStr),
+    "ListUniqueNonEmptyString": TypeAdapter(ListUniqueNonEmptyString),
+    "ListUniqueNonNegativeInt": TypeAdapter(ListUniqueNonNegativeInt),
+    "ListUniqueAbsolutePathStr": TypeAdapter(ListUniqueAbsolutePathStr),
+    "WorkflowTaskArgument": TypeAdapter(WorkflowTaskArgument),
 }
 
 
@@ -143,6 +168,9 @@ OURS: dict[str, Callable[..., Any]] = {
     "task_subfolder_name": task_subfolder_name,
     "task_files": _task_files,
     "set_start_and_last_task_index": _first_last,
+    "interpret_as_bool": interpret_as_bool,
+    "normalize_package_name": normalize_package_name,
+    "validate_wft_args": validate_wft_args,
 }
 
 

@@ -1,0 +1,57 @@
+"""Divergences the side-by-side suite found, pinned without the reference venv.
+
+Each expected value is what fractal-server 2.17.0 answers for the same input
+(checked by the slow tests of this folder); these run in the fast suite.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fractal_core.engine.runner import set_start_and_last_task_index
+from fractal_core.images import IncompatibleTypeFiltersError
+from fractal_core.images import merge_type_filters
+from fractal_core.manifest.models import ManifestV2
+from fractal_core.types import validate_wft_args
+
+
+def test_last_task_index_message() -> None:
+    with pytest.raises(ValueError) as info:
+        set_start_and_last_task_index(1, first_task_index=2, last_task_index=3)
+    assert str(info.value) == "last_task_index=3 cannot be larger than (num_tasks-1)=0"
+
+
+def test_merge_type_filters_message() -> None:
+    with pytest.raises(IncompatibleTypeFiltersError) as info:
+        merge_type_filters(
+            task_input_types={"a": True, "b": False},
+            wftask_type_filters={"a": False},
+        )
+    assert str(info.value) == (
+        "Cannot merge type filters `{'a': True, 'b': False}` (from task) "
+        "and `{'a': False}` (from workflowtask)."
+    )
+    assert info.value.conflicts == ["a"]
+
+
+def test_forbidden_argument_keys_message() -> None:
+    with pytest.raises(ValueError) as info:
+        validate_wft_args({"zarr_url": 1, "a": 2})
+    assert str(info.value) == (
+        "`args` contains the following forbidden keys: {'zarr_url'}"
+    )
+
+
+def test_missing_args_schema_message() -> None:
+    with pytest.raises(ValueError) as info:
+        ManifestV2.model_validate(
+            {
+                "manifest_version": "2",
+                "has_args_schemas": True,
+                "task_list": [{"name": "t", "executable_parallel": "p.py"}],
+            }
+        )
+    assert (
+        "Manifest has has_args_schemas=True, but task 't' has "
+        "task.args_schema_parallel=None." in str(info.value)
+    )
