@@ -152,6 +152,10 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "task_files": _task_files,
     "set_start_and_last_task_index": _first_last,
     "interpret_as_bool": interpret_as_bool,
+    "cast_task_output": lambda data: task_interface._cast_and_validate_TaskOutput(data),
+    "cast_init_task_output": lambda data: (
+        task_interface._cast_and_validate_InitTaskOutput(data)
+    ),
     "normalize_package_name": normalize_package_name,
     "validate_wft_args": validate_wft_args,
 }

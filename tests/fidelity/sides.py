@@ -26,6 +26,8 @@ from fractal_core.engine.outputs import InitTaskOutput
 from fractal_core.engine.outputs import TaskOutput
 from fractal_core.engine.outputs import deduplicate_list
 from fractal_core.engine.outputs import merge_outputs
+from fractal_core.engine.outputs import validate_init_task_output
+from fractal_core.engine.outputs import validate_task_output
 from fractal_core.engine.runner import set_start_and_last_task_index
 from fractal_core.engine.task_files import TaskFiles
 from fractal_core.engine.task_files import multisubmit_task_files
@@ -169,6 +171,8 @@ OURS: dict[str, Callable[..., Any]] = {
     "task_files": _task_files,
     "set_start_and_last_task_index": _first_last,
     "interpret_as_bool": interpret_as_bool,
+    "cast_task_output": lambda data: validate_task_output(data),
+    "cast_init_task_output": lambda data: validate_init_task_output(data),
     "normalize_package_name": normalize_package_name,
     "validate_wft_args": validate_wft_args,
 }
