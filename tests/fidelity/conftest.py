@@ -13,6 +13,8 @@ PyPI). `FRACTAL_CORE_FIDELITY_EXAMPLES` sets the examples per strategy.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from .harness import COMPARED
@@ -23,10 +25,14 @@ FRACTAL_SERVER_VERSION = "2.17.0"
 
 
 @pytest.fixture(scope="session")
-def reference() -> ReferenceSide:
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReferenceSide]:
     """fractal-server 2.17.0 in a cached venv (first run: about 30 s)."""
     root = cached_venv("fractal-server", FRACTAL_SERVER_VERSION)
-    return ReferenceSide(python=root / "bin" / "python")
+    side = ReferenceSide(
+        python=root / "bin" / "python", workdir=tmp_path_factory.mktemp("reference")
+    )
+    yield side
+    side.close()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

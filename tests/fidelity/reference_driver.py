@@ -1,7 +1,8 @@
 """Evaluate batched requests against fractal-server 2.17.0 (run with its venv python).
 
-Reads a JSON list of requests `{"fn": name, "args": {...}}` from stdin and writes
-a JSON list of answers, one per request, in order: `{"ok": result}` or
+Reads batches from stdin, one per line: a JSON list of requests
+`{"fn": name, "args": {...}}`; for each batch it writes one line, the JSON list
+of answers, one per request, in order: `{"ok": result}` or
 `{"error": {"type": exception class name, "message": str(exc)}}`. The same
 requests are evaluated with fractal_core by `reference.py::evaluate_ours`, so
 both sides answer in the same JSON shape. This file must import nothing from
@@ -180,8 +181,12 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    requests = json.load(sys.stdin)
-    json.dump([answer(request) for request in requests], sys.stdout)
+    """One JSON list of requests per input line -> one JSON list per output line."""
+    for line in sys.stdin:
+        if line.strip():
+            requests = json.loads(line)
+            sys.stdout.write(json.dumps([answer(r) for r in requests]) + "\n")
+            sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Both sides of the fidelity comparison, answering the same JSON requests.
 
-`ReferenceSide` sends a whole batch of requests to `reference_driver.py`, run by
-the python of a venv holding fractal-server 2.17.0 (one subprocess per batch);
+`ReferenceSide` sends whole batches of requests to `reference_driver.py`, run by
+the python of a venv holding fractal-server 2.17.0 (one process per session);
 `evaluate_ours` answers the same requests in-process with fractal_core. Answers
 are `{"ok": result}` or `{"error": {"type", "mro", "message"}}`, where `mro`
 lists the exception's class names (so a subclass of the reference's ValueError
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -204,36 +204,59 @@ def evaluate_ours(requests: list[Request]) -> list[Answer]:
     return [answer_ours(request) for request in requests]
 
 
-@dataclass(frozen=True)
 class ReferenceSide:
-    """fractal-server 2.17.0 behind a venv python; one subprocess per batch."""
+    """fractal-server 2.17.0 behind a venv python: one driver process per session.
 
-    python: Path
+    Each batch is one line to the driver's stdin and one line back, so the
+    reference is imported once (about a second) however many batches run.
+    """
 
-    def evaluate(self, requests: list[Request]) -> list[Answer]:
+    def __init__(self, python: Path, workdir: Path) -> None:
         env = dict(os.environ)
         for var in ("POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"):
             env.setdefault(var, "fidelity")
         env.setdefault("JWT_SECRET_KEY", "fidelity-not-a-secret")
-        env["PYTHONHASHSEED"] = "0"
-        proc = subprocess.run(
-            [str(self.python), str(DRIVER)],
-            input=json.dumps(requests),
-            capture_output=True,
+        self._stderr_path = workdir / "reference_driver.stderr"
+        self._stderr = self._stderr_path.open("w")
+        self._proc = subprocess.Popen(
+            [str(python), str(DRIVER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
             text=True,
-            timeout=DRIVER_TIMEOUT,
             env=env,
-            check=False,
+            cwd=workdir,
         )
-        if proc.returncode != 0:
+
+    def evaluate(self, requests: list[Request]) -> list[Answer]:
+        """Answers of fractal-server 2.17.0 to `requests`, in order."""
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        try:
+            self._proc.stdin.write(json.dumps(requests) + "\n")
+            self._proc.stdin.flush()
+            ready, _, _ = select.select([self._proc.stdout], [], [], DRIVER_TIMEOUT)
+            if not ready:
+                raise RuntimeError(f"reference driver silent for {DRIVER_TIMEOUT} s")
+            line = self._proc.stdout.readline()
+        except BrokenPipeError:
+            line = ""
+        if not line:
+            self._stderr.flush()
             raise RuntimeError(
-                f"reference driver failed (exit {proc.returncode}):\n"
-                f"{proc.stderr[-5000:]}"
+                "reference driver stopped:\n" + self._stderr_path.read_text()[-5000:]
             )
-        answers = json.loads(proc.stdout)
+        answers = json.loads(line)
         if len(answers) != len(requests):
             raise RuntimeError(f"{len(requests)} requests, {len(answers)} answers")
         return answers
 
-    def evaluate_one(self, fn: str, **args: Any) -> Answer:
-        return self.evaluate([{"fn": fn, "args": args}])[0]
+    def close(self) -> None:
+        """Stop the driver (end of its input) and wait for it."""
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=DRIVER_TIMEOUT)
+        finally:
+            if self._proc.stdout is not None:
+                self._proc.stdout.close()
+            self._stderr.close()
