@@ -36,6 +36,7 @@ from fractal_server.string_tools import interpret_as_bool  # noqa: E402
 from fractal_server.string_tools import sanitize_string  # noqa: E402
 from fractal_server.string_tools import validate_cmd  # noqa: E402
 from fractal_server.tasks.v2.utils_package_names import normalize_package_name  # noqa: E402
+from fractal_server.tasks.v2.utils_pixi import simplify_pyproject_toml  # noqa: E402
 from fractal_server.types import AbsolutePathStr  # noqa: E402
 from fractal_server.types import AttributeFilters  # noqa: E402
 from fractal_server.types import DictStrAny  # noqa: E402
@@ -131,6 +132,14 @@ def _file_names(files: Any) -> dict[str, str]:
     }
 
 
+def _simplify_pyproject_toml(original: str, environment: str, platform: str) -> str:
+    return simplify_pyproject_toml(
+        original_toml_string=original,
+        pixi_environment=environment,
+        pixi_platform=platform,
+    )
+
+
 def _first_last(**kwargs: Any) -> list[int]:
     return list(set_start_and_last_task_index(**kwargs))
 
@@ -153,6 +162,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "task_files": _task_files,
     "set_start_and_last_task_index": _first_last,
     "interpret_as_bool": interpret_as_bool,
+    "simplify_pyproject_toml": _simplify_pyproject_toml,
     "cast_task_output": lambda data: task_interface._cast_and_validate_TaskOutput(data),
     "cast_init_task_output": lambda data: (
         task_interface._cast_and_validate_InitTaskOutput(data)

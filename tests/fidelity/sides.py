@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from pydantic import TypeAdapter
 from pydantic import ValidationError
 
+from fractal_core.collection.pixi_toml import simplify_pyproject_toml
 from fractal_core.engine.outputs import InitTaskOutput
 from fractal_core.engine.outputs import TaskOutput
 from fractal_core.engine.outputs import deduplicate_list
@@ -171,6 +172,7 @@ OURS: dict[str, Callable[..., Any]] = {
     "task_files": _task_files,
     "set_start_and_last_task_index": _first_last,
     "interpret_as_bool": interpret_as_bool,
+    "simplify_pyproject_toml": simplify_pyproject_toml,
     "cast_task_output": lambda data: validate_task_output(data),
     "cast_init_task_output": lambda data: validate_init_task_output(data),
     "normalize_package_name": normalize_package_name,
