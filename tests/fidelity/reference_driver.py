@@ -49,6 +49,10 @@ from fractal_server.types import NonEmptyStr  # noqa: E402
 from fractal_server.types import TypeFilters  # noqa: E402
 from fractal_server.types import WorkflowTaskArgument  # noqa: E402
 from fractal_server.types import ZarrUrlStr  # noqa: E402
+from fractal_server.types.validators import val_http_url  # noqa: E402
+from fractal_server.types.validators import val_unique_list  # noqa: E402
+from fractal_server.types.validators import valdict_keys  # noqa: E402
+from fractal_server.types.validators import validate_attribute_filters  # noqa: E402
 from fractal_server.types.validators import validate_wft_args  # noqa: E402
 from fractal_server.urls import normalize_url  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
@@ -169,6 +173,10 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     ),
     "normalize_package_name": normalize_package_name,
     "validate_wft_args": validate_wft_args,
+    "valdict_keys": valdict_keys,
+    "validate_attribute_filters": validate_attribute_filters,
+    "val_unique_list": val_unique_list,
+    "val_http_url": val_http_url,
 }
 
 

@@ -54,6 +54,10 @@ from fractal_core.types import interpret_as_bool
 from fractal_core.types import normalize_package_name
 from fractal_core.types import normalize_url
 from fractal_core.types import sanitize_string
+from fractal_core.types import val_http_url
+from fractal_core.types import val_unique_list
+from fractal_core.types import valdict_keys
+from fractal_core.types import validate_attribute_filters
 from fractal_core.types import validate_cmd
 from fractal_core.types import validate_wft_args
 
@@ -177,6 +181,10 @@ OURS: dict[str, Callable[..., Any]] = {
     "cast_init_task_output": lambda data: validate_init_task_output(data),
     "normalize_package_name": normalize_package_name,
     "validate_wft_args": validate_wft_args,
+    "valdict_keys": valdict_keys,
+    "validate_attribute_filters": validate_attribute_filters,
+    "val_unique_list": val_unique_list,
+    "val_http_url": val_http_url,
 }
 
 
