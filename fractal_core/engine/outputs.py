@@ -201,6 +201,20 @@ class MergedOutput:
             self.image_list_removals,
         )
 
+    def model_dump(self) -> dict[str, Any]:
+        """The same dict as the reference's `TaskOutput.model_dump()` (copies)."""
+        return {
+            "image_list_updates": [
+                {
+                    **img,
+                    "attributes": dict(img["attributes"]),
+                    "types": dict(img["types"]),
+                }
+                for img in self.image_list_updates
+            ],
+            "image_list_removals": list(self.image_list_removals),
+        }
+
 
 def check_zarr_urls_are_unique(updates: list[str], removals: list[str]) -> None:
     """Raise DuplicateZarrUrlError listing every repeated url (reference message)."""

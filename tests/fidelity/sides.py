@@ -110,10 +110,7 @@ def _task_output_check(data: Any) -> Any:
 
 def _merge_outputs(outputs: list[dict]) -> dict:
     merged = merge_outputs([TaskOutput.model_validate(out) for out in outputs])
-    return {
-        "image_list_updates": merged.image_list_updates,
-        "image_list_removals": merged.image_list_removals,
-    }
+    return merged.model_dump()
 
 
 def _deduplicate_images(images: list[dict]) -> list[dict]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from fractal_core.engine.outputs import TaskOutput
+from fractal_core.engine.outputs import merge_outputs
 from fractal_core.engine.runner import set_start_and_last_task_index
 from fractal_core.images import IncompatibleTypeFiltersError
 from fractal_core.images import merge_type_filters
@@ -55,3 +57,29 @@ def test_missing_args_schema_message() -> None:
         "Manifest has has_args_schemas=True, but task 't' has "
         "task.args_schema_parallel=None." in str(info.value)
     )
+
+
+def test_merged_output_dumps_like_task_output() -> None:
+    """`merge_outputs(...).model_dump()` is what 2.17.0's TaskOutput dumps."""
+    outputs = [
+        TaskOutput.model_validate(
+            {
+                "image_list_updates": [{"zarr_url": "/z/a/", "attributes": {"w": 1}}],
+                "image_list_removals": ["/z/c", "/z/b"],
+            }
+        ),
+        TaskOutput.model_validate(
+            {
+                "image_list_updates": [{"zarr_url": "/z/a", "attributes": {"w": True}}],
+                "image_list_removals": ["/z/c"],
+            }
+        ),
+    ]
+    dumped = merge_outputs(outputs).model_dump()
+    assert dumped == {
+        "image_list_updates": [
+            {"zarr_url": "/z/a", "origin": None, "attributes": {"w": 1}, "types": {}}
+        ],
+        "image_list_removals": ["/z/c", "/z/b"],
+    }
+    assert dumped["image_list_updates"][0]["attributes"]["w"] is not True
