@@ -337,3 +337,43 @@ raw_manifest_dicts = st.fixed_dictionaries(
     },
 )
 """Manifest candidates probing every TaskManifestV2/ManifestV2 rule."""
+
+raw_task_create_dicts = st.fixed_dictionaries(
+    {"name": st.sampled_from(["t", " t", ""])},
+    optional={
+        "command_non_parallel": st.sampled_from(
+            ["python /a.py", " python /a.py ", "", "a;b", "a\nb"]
+        ),
+        "command_parallel": st.sampled_from(["python /b.py", "x$y"]),
+        "meta_non_parallel": st.sampled_from([{}, {"a": 1}, None, {" a": 1, "a": 2}]),
+        "meta_parallel": st.sampled_from([{}, {"b": 1}, None]),
+        "version": st.sampled_from(["1.0", " ", "0.1a"]),
+        "args_schema_non_parallel": st.sampled_from([{}, None, {"type": "object"}]),
+        "args_schema_parallel": st.sampled_from([{}, None]),
+        "args_schema_version": st.sampled_from(["pydantic_v2", ""]),
+        "docs_info": st.sampled_from(["x", None, ""]),
+        "docs_link": st.sampled_from(["https://a.org", None, "ftp://a", ""]),
+        "input_types": st.sampled_from([{}, {"a": True}, {" a": "yes"}, None, {"": 1}]),
+        "output_types": st.sampled_from([{}, {"b": False}, None]),
+        "category": st.sampled_from(["c", None, "", " "]),
+        "modality": st.sampled_from(["m", None, ""]),
+        "tags": st.sampled_from([[], ["a"], ["a", " a"], None, [""], ["a", "b"]]),
+        "authors": st.sampled_from(["me", None, ""]),
+        "type": st.sampled_from(
+            [
+                "compound",
+                "parallel",
+                "non_parallel",
+                "converter_compound",
+                "converter_non_parallel",
+                None,
+                "x",
+            ]
+        ),
+    },
+)
+"""Task-creation candidates (`TaskCreateV2` fields). Explicit None is never drawn
+for the commands, `version` or `args_schema_version`: `Task` accepts it there
+(docs/domain.md, "Task as create and read model")."""
+
+__all__ += ["raw_task_create_dicts"]

@@ -21,6 +21,7 @@ for _var in ("POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD", "JWT_SECRET_KE
     os.environ.setdefault(_var, "fidelity")
 
 from fractal_server.app.schemas.v2.manifest import ManifestV2  # noqa: E402
+from fractal_server.app.schemas.v2.task import TaskCreateV2  # noqa: E402
 from fractal_server.images import SingleImage  # noqa: E402
 from fractal_server.images import SingleImageTaskOutput  # noqa: E402
 from fractal_server.images import SingleImageUpdate  # noqa: E402
@@ -64,6 +65,7 @@ MODELS: dict[str, Any] = {
     "TaskOutput": task_interface.TaskOutput,
     "InitTaskOutput": task_interface.InitTaskOutput,
     "ManifestV2": ManifestV2,
+    "TaskCreate": TaskCreateV2,
     "TypeFilters": TypeAdapter(TypeFilters),
     "AttributeFilters": TypeAdapter(AttributeFilters),
     "SingleImageUpdate": SingleImageUpdate,

@@ -23,6 +23,7 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError
 
 from fractal_core.collection.pixi_toml import simplify_pyproject_toml
+from fractal_core.domain.task import Task
 from fractal_core.engine.outputs import InitTaskOutput
 from fractal_core.engine.outputs import TaskOutput
 from fractal_core.engine.outputs import deduplicate_list
@@ -73,6 +74,7 @@ MODELS: dict[str, Any] = {
     "TaskOutput": TaskOutput,
     "InitTaskOutput": InitTaskOutput,
     "ManifestV2": ManifestV2,
+    "TaskCreate": Task,
     "TypeFilters": TypeAdapter(TypeFilters),
     "AttributeFilters": TypeAdapter(AttributeFilters),
     "SingleImageUpdate": SingleImageUpdate,
