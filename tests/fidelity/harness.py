@@ -154,6 +154,11 @@ def requests_for(fn: str, args_list: list[dict[str, Any]]) -> list[Request]:
     return [{"fn": fn, "args": args} for args in args_list]
 
 
+def validation_requests(model: str, data: list[Any]) -> list[Request]:
+    """Requests validating each item of `data` as `model` (see sides.MODELS)."""
+    return requests_for("validate", [{"model": model, "data": d} for d in data])
+
+
 def count_outcomes(triples: list[tuple[Request, Answer, Answer]]) -> tuple[int, int]:
     """(accepted, rejected) by the reference, to check both sides were exercised."""
     rejected = sum(1 for _, ref, _ in triples if is_error(ref))

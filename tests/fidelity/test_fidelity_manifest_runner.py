@@ -17,6 +17,7 @@ from .harness import exact_up_to_key_order
 from .harness import exact_with_messages
 from .harness import is_error
 from .harness import requests_for
+from .harness import validation_requests
 from .sides import Answer
 from .sides import ReferenceSide
 from .sides import Request
@@ -42,7 +43,7 @@ def test_manifest_v2(reference: ReferenceSide) -> None:
     data = collect(raw_manifest_dicts)
     triples = compare(
         reference,
-        requests_for("validate", [{"model": "ManifestV2", "data": d} for d in data]),
+        validation_requests("ManifestV2", data),
         _manifest_check,
     )
     accepted, rejected = count_outcomes(triples)
@@ -78,7 +79,7 @@ def test_task_create(reference: ReferenceSide) -> None:
     data = collect(raw_task_create_dicts)
     triples = compare(
         reference,
-        requests_for("validate", [{"model": "TaskCreate", "data": d} for d in data]),
+        validation_requests("TaskCreate", data),
         _task_check,
     )
     accepted, rejected = count_outcomes(triples)

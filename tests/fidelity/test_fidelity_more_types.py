@@ -19,6 +19,7 @@ from .harness import exact_up_to_key_order
 from .harness import is_error
 from .harness import message
 from .harness import requests_for
+from .harness import validation_requests
 from .sides import Answer
 from .sides import ReferenceSide
 from .sides import Request
@@ -151,7 +152,7 @@ def test_constrained_types(reference: ReferenceSide, model: str) -> None:
     data = collect(ADAPTER_INPUTS[model], count=150)
     triples = compare(
         reference,
-        requests_for("validate", [{"model": model, "data": d} for d in data]),
+        validation_requests(model, data),
         exact_up_to_key_order,
     )
     accepted, rejected = count_outcomes(triples)

@@ -25,6 +25,7 @@ from .harness import is_error
 from .harness import message
 from .harness import requests_for
 from .harness import same_error_kind
+from .harness import validation_requests
 from .sides import Answer
 from .sides import ReferenceSide
 from .sides import Request
@@ -38,7 +39,7 @@ def test_task_output_validation(reference: ReferenceSide) -> None:
     data = collect(raw_task_output_dicts)
     triples = compare(
         reference,
-        requests_for("validate", [{"model": "TaskOutput", "data": d} for d in data]),
+        validation_requests("TaskOutput", data),
         exact_up_to_key_order,
     )
     accepted, rejected = count_outcomes(triples)
@@ -49,9 +50,7 @@ def test_init_task_output_validation(reference: ReferenceSide) -> None:
     data = collect(raw_init_task_output_dicts)
     triples = compare(
         reference,
-        requests_for(
-            "validate", [{"model": "InitTaskOutput", "data": d} for d in data]
-        ),
+        validation_requests("InitTaskOutput", data),
     )
     accepted, rejected = count_outcomes(triples)
     assert accepted and rejected

@@ -19,6 +19,7 @@ from .harness import exact
 from .harness import exact_up_to_key_order
 from .harness import is_error
 from .harness import requests_for
+from .harness import validation_requests
 from .sides import ReferenceSide
 from .sides import Request
 from .sides import evaluate_ours
@@ -98,15 +99,11 @@ def test_validate_cmd(reference: ReferenceSide) -> None:
     assert accepted and rejected
 
 
-def _validate_requests(model: str, data: list) -> list[Request]:
-    return requests_for("validate", [{"model": model, "data": d} for d in data])
-
-
 def test_type_filters_validation(reference: ReferenceSide) -> None:
     data = collect(raw_type_filter_dicts)
     triples = compare(
         reference,
-        _validate_requests("TypeFilters", data),
+        validation_requests("TypeFilters", data),
         exact_up_to_key_order,
     )
     accepted, rejected = count_outcomes(triples)
@@ -121,7 +118,7 @@ def test_attribute_filters_validation(reference: ReferenceSide) -> None:
     data = collect(raw_attribute_filter_dicts)
     triples = compare(
         reference,
-        _validate_requests("AttributeFilters", data),
+        validation_requests("AttributeFilters", data),
         exact_up_to_key_order,
     )
     accepted, rejected = count_outcomes(triples)
@@ -131,7 +128,9 @@ def test_attribute_filters_validation(reference: ReferenceSide) -> None:
 @pytest.mark.parametrize("model", ["SingleImage", "SingleImageTaskOutput"])
 def test_single_image_models(reference: ReferenceSide, model: str) -> None:
     data = collect(raw_image_dicts)
-    triples = compare(reference, _validate_requests(model, data), exact_up_to_key_order)
+    triples = compare(
+        reference, validation_requests(model, data), exact_up_to_key_order
+    )
     accepted, rejected = count_outcomes(triples)
     assert accepted and rejected
 
