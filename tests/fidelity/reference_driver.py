@@ -112,6 +112,11 @@ def _deduplicate_images(images: list[dict]) -> list[dict]:
     return [img.model_dump(mode="json") for img in deduplicate_list(models)]
 
 
+def _deduplicate_init_args(items: list[dict]) -> list[dict]:
+    models = [task_interface.InitArgsModel(**item) for item in items]
+    return [item.model_dump(mode="json") for item in deduplicate_list(models)]
+
+
 def _task_files(
     base: dict, tot_tasks: int | None = None, batch_size: int | None = None
 ) -> Any:
@@ -164,6 +169,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "task_output_check": _task_output_check,
     "merge_outputs": _merge_outputs,
     "deduplicate_images": _deduplicate_images,
+    "deduplicate_init_args": _deduplicate_init_args,
     "task_subfolder_name": task_files.task_subfolder_name,
     "task_files": _task_files,
     "set_start_and_last_task_index": _first_last,

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from fractal_core.collection.pixi_toml import simplify_pyproject_toml
 from fractal_core.domain.task import Task
+from fractal_core.engine.outputs import InitArgsModel
 from fractal_core.engine.outputs import InitTaskOutput
 from fractal_core.engine.outputs import TaskOutput
 from fractal_core.engine.outputs import deduplicate_list
@@ -120,6 +121,11 @@ def _deduplicate_images(images: list[dict]) -> list[dict]:
     return [img.model_dump(mode="json") for img in deduplicate_list(models)]
 
 
+def _deduplicate_init_args(items: list[dict]) -> list[dict]:
+    models = [InitArgsModel.model_validate(item) for item in items]
+    return [item.model_dump(mode="json") for item in deduplicate_list(models)]
+
+
 def _file_names(files: TaskFiles) -> dict[str, str]:
     return {
         "subfolder_name": files.subfolder_name,
@@ -171,6 +177,7 @@ OURS: dict[str, Callable[..., Any]] = {
     "task_output_check": _task_output_check,
     "merge_outputs": _merge_outputs,
     "deduplicate_images": _deduplicate_images,
+    "deduplicate_init_args": _deduplicate_init_args,
     "task_subfolder_name": task_subfolder_name,
     "task_files": _task_files,
     "set_start_and_last_task_index": _first_last,

@@ -11,6 +11,7 @@ import posixpath
 import pytest
 from hypothesis import strategies as st
 
+from tests.strategies import SMALL_URL_POOL
 from tests.strategies import raw_init_task_output_dicts
 from tests.strategies import raw_task_output_dicts
 from tests.strategies import task_output_dicts
@@ -130,6 +131,28 @@ def test_deduplicate_list(reference: ReferenceSide) -> None:
         requests_for("deduplicate_images", [{"images": imgs} for imgs in lists]),
         exact,
     )
+
+
+_init_args_items = st.fixed_dictionaries(
+    {"zarr_url": st.sampled_from(SMALL_URL_POOL)},
+    optional={
+        "init_args": st.dictionaries(
+            st.sampled_from(["a", "b"]),
+            st.sampled_from([1, 1.0, True, [1], [1.0], {"k": 1}, {"k": True}, None]),
+            max_size=2,
+        )
+    },
+)
+
+
+def test_deduplicate_init_args(reference: ReferenceSide) -> None:
+    """Nested values compare as the reference compares dumps (`1 == 1.0 == True`)."""
+    lists = collect(st.lists(_init_args_items, max_size=5))
+    triples = compare(
+        reference,
+        requests_for("deduplicate_init_args", [{"items": items} for items in lists]),
+    )
+    assert any(len(ours["ok"]) < len(req["args"]["items"]) for req, _, ours in triples)
 
 
 def _cast_check(request: Request, ref: Answer, ours: Answer) -> str | None:
