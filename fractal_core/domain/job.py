@@ -61,6 +61,13 @@ class JobCreate(BaseModel):
         _check_indices(self.first_task_index, self.last_task_index)
         return self
 
+    @model_validator(mode="after")
+    def _worker_init_not_null(self) -> JobCreate:
+        # As `JobCreateV2.worker_init: NonEmptyStr = None`: omit it, or give text.
+        if "worker_init" in self.model_fields_set and self.worker_init is None:
+            raise ValueError("`worker_init` may be omitted but cannot be null.")
+        return self
+
 
 class Job(BaseModel):
     """A job record with the reference's field names.

@@ -20,6 +20,7 @@ from typing import Any
 for _var in ("POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD", "JWT_SECRET_KEY"):
     os.environ.setdefault(_var, "fidelity")
 
+from fractal_server.app.schemas.v2.job import JobCreateV2  # noqa: E402
 from fractal_server.app.schemas.v2.manifest import ManifestV2  # noqa: E402
 from fractal_server.app.schemas.v2.task import TaskCreateV2  # noqa: E402
 from fractal_server.images import SingleImage  # noqa: E402
@@ -66,6 +67,7 @@ MODELS: dict[str, Any] = {
     "InitTaskOutput": task_interface.InitTaskOutput,
     "ManifestV2": ManifestV2,
     "TaskCreate": TaskCreateV2,
+    "JobCreate": JobCreateV2,
     "TypeFilters": TypeAdapter(TypeFilters),
     "AttributeFilters": TypeAdapter(AttributeFilters),
     "SingleImageUpdate": SingleImageUpdate,

@@ -23,6 +23,7 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError
 
 from fractal_core.collection.pixi_toml import simplify_pyproject_toml
+from fractal_core.domain.job import JobCreate
 from fractal_core.domain.task import Task
 from fractal_core.engine.outputs import InitArgsModel
 from fractal_core.engine.outputs import InitTaskOutput
@@ -76,6 +77,7 @@ MODELS: dict[str, Any] = {
     "InitTaskOutput": InitTaskOutput,
     "ManifestV2": ManifestV2,
     "TaskCreate": Task,
+    "JobCreate": JobCreate,
     "TypeFilters": TypeAdapter(TypeFilters),
     "AttributeFilters": TypeAdapter(AttributeFilters),
     "SingleImageUpdate": SingleImageUpdate,

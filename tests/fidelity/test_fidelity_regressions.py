@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from fractal_core.domain.job import JobCreate
 from fractal_core.engine.outputs import TaskOutput
 from fractal_core.engine.outputs import merge_outputs
 from fractal_core.engine.runner import set_start_and_last_task_index
@@ -83,3 +84,11 @@ def test_merged_output_dumps_like_task_output() -> None:
         "image_list_removals": ["/z/c", "/z/b"],
     }
     assert dumped["image_list_updates"][0]["attributes"]["w"] is not True
+
+
+def test_job_create_refuses_null_worker_init() -> None:
+    """2.17.0's `worker_init: NonEmptyStr = None`: omit it, or give text."""
+    assert JobCreate().worker_init is None
+    assert JobCreate(worker_init="module load x").worker_init == "module load x"
+    with pytest.raises(ValueError, match="worker_init"):
+        JobCreate(worker_init=None)
