@@ -7,6 +7,8 @@ import tomllib
 from collections.abc import Callable
 from typing import Any
 
+import tomli_w
+
 logger = logging.getLogger(__name__)
 
 
@@ -19,8 +21,7 @@ def simplify_pyproject_toml(
 ) -> str:
     """Keep only `environment` and `platform`, drop `tool.pixi.tasks`.
 
-    Returns the input unchanged when there is no `[tool.pixi]` table, or when the
-    optional `tomli_w` writer is not installed (logged as a warning).
+    Returns the input unchanged when there is no `[tool.pixi]` table.
     """
     say = log or (lambda msg, level=logging.INFO: logger.log(level, msg))
     data: dict[str, Any] = tomllib.loads(original)
@@ -37,11 +38,6 @@ def simplify_pyproject_toml(
             raise ValueError(f"No '{environment}' pixi environment found.")
         pixi["environments"] = kept
     pixi.pop("tasks", None)
-    try:
-        import tomli_w
-    except ImportError:
-        say("tomli_w is not installed: pyproject.toml not simplified.", logging.WARNING)
-        return original
     text = tomli_w.dumps(data)
     tomllib.loads(text)
     return text
