@@ -145,49 +145,62 @@ def run_scenario(scenario: dict[str, Any]) -> dict[str, Any]:
                 ),
             )
             wftask_ids.append(wftask.id)
-        job_spec = scenario.get("job", {})
+        for row in (resource, profile):
+            db.refresh(row)
+            db.expunge(row)
+        ids = dict(
+            workflow=workflow.id,
+            dataset=dataset.id,
+            user=user.id,
+            project=project.id,
+            email=user.email,
+        )
+
+    job_results = []
+    job_index = {}
+    for ind, job_spec in enumerate(scenario["jobs"]):
         first, last = set_start_and_last_task_index(
             len(wftask_ids),
             job_spec.get("first_task_index"),
             job_spec.get("last_task_index"),
         )
-        working_dir = str(root / "jobs" / f"job-{tag}")
-        job = _add(
-            db,
-            JobV2(
-                project_id=project.id,
-                dataset_id=dataset.id,
-                workflow_id=workflow.id,
-                user_email=user.email,
-                dataset_dump={},
-                workflow_dump={},
-                project_dump={},
-                first_task_index=first,
-                last_task_index=last,
-                working_dir=working_dir,
-                working_dir_user=working_dir,
-                attribute_filters=job_spec.get("attribute_filters") or {},
-                type_filters=job_spec.get("type_filters") or {},
-            ),
+        working_dir = str(root / "jobs" / f"job-{tag}-{ind}")
+        with next(get_sync_db()) as db:
+            job = _add(
+                db,
+                JobV2(
+                    project_id=ids["project"],
+                    dataset_id=ids["dataset"],
+                    workflow_id=ids["workflow"],
+                    user_email=ids["email"],
+                    dataset_dump={},
+                    workflow_dump={},
+                    project_dump={},
+                    first_task_index=first,
+                    last_task_index=last,
+                    working_dir=working_dir,
+                    working_dir_user=working_dir,
+                    attribute_filters=job_spec.get("attribute_filters") or {},
+                    type_filters=job_spec.get("type_filters") or {},
+                ),
+            )
+            job_id = job.id
+        job_index[job_id] = ind
+        submit_workflow(
+            workflow_id=ids["workflow"],
+            dataset_id=ids["dataset"],
+            job_id=job_id,
+            user_id=ids["user"],
+            user_cache_dir=str(root / "cache"),
+            resource=resource,
+            profile=profile,
         )
-        for row in (resource, profile):
-            db.refresh(row)
-            db.expunge(row)
-        ids = dict(workflow=workflow.id, dataset=dataset.id, job=job.id, user=user.id)
-
-    submit_workflow(
-        workflow_id=ids["workflow"],
-        dataset_id=ids["dataset"],
-        job_id=ids["job"],
-        user_id=ids["user"],
-        user_cache_dir=str(root / "cache"),
-        resource=resource,
-        profile=profile,
-    )
+        with next(get_sync_db()) as db:
+            job = db.get(JobV2, job_id)
+            job_results.append({"status": job.status, "log": job.log})
 
     position = {wid: pos for pos, wid in enumerate(wftask_ids)}
     with next(get_sync_db()) as db:
-        job = db.get(JobV2, ids["job"])
         dataset = db.get(DatasetV2, ids["dataset"])
         runs = db.execute(
             select(HistoryRun)
@@ -203,6 +216,7 @@ def run_scenario(scenario: dict[str, Any]) -> dict[str, Any]:
             ).scalars()
             run_list.append(
                 {
+                    "job": job_index[run.job_id],
                     "position": position[run.workflowtask_id],
                     "status": run.status,
                     "num_available_images": run.num_available_images,
@@ -225,7 +239,7 @@ def run_scenario(scenario: dict[str, Any]) -> dict[str, Any]:
         for wftask_id, zarr_url, status in rows:
             image_status.setdefault(str(position[wftask_id]), {})[zarr_url] = status
         return {
-            "job": {"status": job.status, "log": job.log},
+            "jobs": job_results,
             "images": dataset.images,
             "runs": run_list,
             "image_status": image_status,

@@ -52,6 +52,18 @@ class Scenario:
     last_task_index: int | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     """`EngineSettings` fields for our side only (e.g. 2.17.0 compatibility)."""
+    reruns: list[dict[str, Any]] = field(default_factory=list)
+    """Later jobs of the same workflow on the same dataset: their filters/slice."""
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every job of the scenario, in order: filters and task slice."""
+        first = {
+            "attribute_filters": self.attribute_filters,
+            "type_filters": self.type_filters,
+            "first_task_index": self.first_task_index,
+            "last_task_index": self.last_task_index,
+        }
+        return [first, *self.reruns]
 
 
 def fill(value: Any, zarr_dir: str) -> Any:
@@ -100,12 +112,7 @@ def reference_payload(
         "images": fill(scenario.images, zarr_dir),
         "tasks": [_task_spec(kit, name) for name in names],
         "workflow": workflow,
-        "job": {
-            "attribute_filters": scenario.attribute_filters,
-            "type_filters": scenario.type_filters,
-            "first_task_index": scenario.first_task_index,
-            "last_task_index": scenario.last_task_index,
-        },
+        "jobs": scenario.jobs(),
     }
 
 
@@ -187,26 +194,30 @@ def run_ours(kit: InstalledTestkit, scenario: Scenario, root: Path) -> dict[str,
         wftask.id = WFTASK_ID_BASE + position
     dataset = DatasetStub(zarr_dir=zarr_dir, images=fill(scenario.images, zarr_dir))
     recorder = InMemoryRecorder()
-    with LocalExecutor() as executor:
-        outcome = run_job(
-            workflow=workflow,
-            dataset=dataset,
-            executor=executor,
-            working_dir=root / "jobs" / "job",
-            job_id=1,
-            recorder=recorder,
-            first_task_index=scenario.first_task_index,
-            last_task_index=scenario.last_task_index,
-            type_filters=scenario.type_filters,
-            attribute_filters=scenario.attribute_filters,
-            settings=EngineSettings(**scenario.settings),
-        )
+    jobs = []
+    for ind, job in enumerate(scenario.jobs()):
+        with LocalExecutor() as executor:
+            outcome = run_job(
+                workflow=workflow,
+                dataset=dataset,
+                executor=executor,
+                working_dir=root / "jobs" / f"job-{ind}",
+                job_id=ind + 1,
+                recorder=recorder,
+                first_task_index=job.get("first_task_index"),
+                last_task_index=job.get("last_task_index"),
+                type_filters=job.get("type_filters") or {},
+                attribute_filters=job.get("attribute_filters") or {},
+                settings=EngineSettings(**scenario.settings),
+            )
+        jobs.append({"status": outcome.status.value, "log": outcome.log})
     images = dataset.images
     images = images.to_list() if hasattr(images, "to_list") else list(images)
     runs = []
     for run in sorted(recorder.runs.values(), key=lambda r: r.id):
         runs.append(
             {
+                "job": int(run.job_id) - 1,
                 "position": int(run.workflowtask_id) - WFTASK_ID_BASE,
                 "status": run.status.value,
                 "num_available_images": run.num_available_images,
@@ -222,7 +233,7 @@ def run_ours(kit: InstalledTestkit, scenario: Scenario, root: Path) -> dict[str,
         if found:
             image_status[str(position)] = dict(sorted(found.items()))
     result = {
-        "job": {"status": outcome.status.value, "log": outcome.log},
+        "jobs": jobs,
         "images": images,
         "runs": runs,
         "image_status": image_status,
