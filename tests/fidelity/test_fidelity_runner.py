@@ -361,6 +361,116 @@ SCENARIOS: list[Scenario] = [
         type_filters={"3D": True},
     ),
     Scenario(
+        "converter_rerun_updates_existing_images",
+        [
+            (
+                "create_images",
+                {"args_non_parallel": {"num_images": 2, "attributes": {"run": 1}}},
+            )
+        ],
+        images=[_image("02", flag=1), _image("07")],
+        reruns=[{}],
+    ),
+    Scenario(
+        "new_image_with_unknown_origin",
+        [
+            (
+                "emit_output",
+                {
+                    "args_non_parallel": {
+                        "output": {
+                            "image_list_updates": [
+                                {
+                                    "zarr_url": "ZARR/other.zarr/0",
+                                    "origin": "ZARR/nowhere.zarr/0",
+                                    "attributes": {"a": "b"},
+                                }
+                            ]
+                        }
+                    }
+                },
+            )
+        ],
+        images=THREE_IMAGES,
+    ),
+    Scenario(
+        "invalid_attribute_value_in_output",
+        [
+            (
+                "emit_output",
+                {
+                    "args_non_parallel": {
+                        "output": _update_a01(bad=[1, 2]),
+                    }
+                },
+            )
+        ],
+        images=THREE_IMAGES,
+    ),
+    Scenario(
+        "attribute_filter_values_compare_like_python",
+        [("mark_image", {"args_parallel": {"copy_suffix": "_f"}})],
+        images=[_image("01", flag=1), _image("02", flag=1.0), _image("03", flag=True)],
+        attribute_filters={"flag": [True]},
+    ),
+    Scenario(
+        "compound_items_beyond_inputs",
+        [
+            (
+                "generic_compound",
+                {
+                    "args_non_parallel": {
+                        "init_output": {
+                            "parallelization_list": [
+                                {
+                                    "zarr_url": "ZARR/plate.zarr/A/03/0",
+                                    "init_args": {"ind": 0},
+                                },
+                                {
+                                    "zarr_url": "ZARR/other.zarr/0",
+                                    "init_args": {"ind": 1},
+                                },
+                            ]
+                        }
+                    }
+                },
+            )
+        ],
+        images=THREE_IMAGES,
+    ),
+    Scenario(
+        "parallel_unit_removes_its_image",
+        [
+            (
+                "emit_output_parallel",
+                {
+                    "args_parallel": {
+                        "outputs": {A02: {"image_list_removals": [A02]}},
+                    }
+                },
+            )
+        ],
+        images=THREE_IMAGES,
+    ),
+    Scenario(
+        "failing_first_converter",
+        [("emit_output_converter", {"args_non_parallel": {"exit_code": 1}})],
+        images=THREE_IMAGES,
+    ),
+    Scenario(
+        "many_parallel_units_keep_order",
+        [
+            (
+                "mark_image",
+                {
+                    "args_parallel": {"copy_suffix": "_m"},
+                    "meta_parallel": {"parallel_tasks_per_job": 3},
+                },
+            )
+        ],
+        images=[_image(f"{ind:02d}", n=ind) for ind in range(12, 0, -1)],
+    ),
+    Scenario(
         "empty_selection_2_17_0_compatible",
         [CREATE, ("mark_image", {"type_filters": {"3D": False}})],
         settings={"fail_on_empty_image_list": False},
@@ -397,6 +507,11 @@ _NORMALISE_LOG = [
     (re.compile(r" \(output file: [^)]*\)"), ""),
     (re.compile(r"Output file \S+ is not valid JSON: "), ""),
 ]
+
+
+def canonical(value: Any) -> str:
+    """JSON text with sorted keys: list order and value types count."""
+    return json.dumps(value, sort_keys=True)
 
 
 def log_essentials(log: str | None) -> str:
@@ -496,6 +611,9 @@ def test_workflow_side_by_side(
     statuses = [job["status"] for job in ours["jobs"]]
     assert statuses == [job["status"] for job in expected["jobs"]]
     assert ours["images"] == expected["images"]
+    # Type-strict too (1, 1.0 and true differ); key order is not compared because
+    # PostgreSQL's JSONB does not keep it.
+    assert canonical(ours["images"]) == canonical(expected["images"])
     assert ours["runs"] == expected["runs"]
     assert ours["image_status"] == expected["image_status"]
     for ind, (our_job, ref_job) in enumerate(

@@ -63,7 +63,8 @@ class Scenario:
             "first_task_index": self.first_task_index,
             "last_task_index": self.last_task_index,
         }
-        return [first, *self.reruns]
+        defaults = dict.fromkeys(first) | {"attribute_filters": {}, "type_filters": {}}
+        return [first, *({**defaults, **rerun} for rerun in self.reruns)]
 
 
 def fill(value: Any, zarr_dir: str) -> Any:
