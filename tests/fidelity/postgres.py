@@ -10,7 +10,7 @@ and deletes everything afterwards.
 `initdb` refuses to run as root: when the tests run as root, the server runs as
 the `postgres` system user through `runuser -u postgres --` (argument lists
 only, never a shell). `PostgresUnavailable` says why a server cannot be had
-(tests skip with that reason).
+(tests skip with that reason); `PostgresStartError` is a real failure.
 """
 
 from __future__ import annotations
@@ -32,7 +32,11 @@ START_TIMEOUT = 60  # seconds
 
 
 class PostgresUnavailable(RuntimeError):
-    """No PostgreSQL server can be started here; the message says why."""
+    """PostgreSQL is not installed here (or no user may run it); says why."""
+
+
+class PostgresStartError(RuntimeError):
+    """PostgreSQL is installed but initdb/pg_ctl/createdb failed; has the output."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ def _run(argv: list[str], timeout: float = START_TIMEOUT) -> None:
         argv, capture_output=True, text=True, timeout=timeout, check=False
     )
     if proc.returncode != 0:
-        raise PostgresUnavailable(
+        raise PostgresStartError(
             f"{argv} failed (exit {proc.returncode}):\n"
             f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
         )

@@ -17,6 +17,7 @@ import copy
 import json
 import re
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -471,6 +472,38 @@ SCENARIOS: list[Scenario] = [
         images=[_image(f"{ind:02d}", n=ind) for ind in range(12, 0, -1)],
     ),
     Scenario(
+        "task_input_types_override_job_type_filters",
+        [
+            CREATE,
+            ("project_compound", {"type_filters": {"raw": False}}),
+        ],
+        type_filters={"3D": False},
+    ),
+    Scenario(
+        "non_parallel_null_and_missing_output_files",
+        [
+            ("emit_output", {"args_non_parallel": {"output": None}}),
+            ("emit_output", {"args_non_parallel": {"write_file": False}}),
+        ],
+        images=THREE_IMAGES,
+    ),
+    Scenario(
+        "parallel_mixed_outputs_and_unreadable_json",
+        [
+            (
+                "emit_output_parallel",
+                {
+                    "args_parallel": {
+                        "no_file_for": ["ZARR/plate.zarr/A/01/0"],
+                        "raw_text_for": ["ZARR/plate.zarr/A/03/0"],
+                        "outputs": {A02: _update_a01(seen=2)},
+                    }
+                },
+            )
+        ],
+        images=THREE_IMAGES,
+    ),
+    Scenario(
         "empty_selection_2_17_0_compatible",
         [CREATE, ("mark_image", {"type_filters": {"3D": False}})],
         settings={"fail_on_empty_image_list": False},
@@ -569,11 +602,12 @@ BY_NAME = {s.name: s for s in SCENARIOS}
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresSettings]:
     """A private PostgreSQL server for this module (skip if none can be started)."""
-    try:
-        with private_postgres() as settings:
-            yield settings
-    except PostgresUnavailable as exc:
-        pytest.skip(f"No PostgreSQL server for the runner fidelity suite: {exc}")
+    with ExitStack() as stack:
+        try:
+            settings = stack.enter_context(private_postgres())
+        except PostgresUnavailable as exc:
+            pytest.skip(f"No PostgreSQL server for the runner fidelity suite: {exc}")
+        yield settings
 
 
 @pytest.fixture(scope="module")
