@@ -41,6 +41,7 @@ from .runner import WorkflowRunResult
 from .runner import default_fractal_cache_dir
 from .runner import run_workflow
 from .runner import set_start_and_last_task_index
+from .runner import user_fractal_cache_dir
 from .selection import Selection
 from .selection import select_images
 from .task_files import TaskFiles
@@ -88,6 +89,7 @@ __all__ = [
     "run_workflow",
     "select_images",
     "set_start_and_last_task_index",
+    "user_fractal_cache_dir",
     "validate_init_task_output",
     "validate_task_output",
     "zip_folder",

@@ -95,6 +95,18 @@ def default_fractal_cache_dir(project_dirs: Sequence[str | os.PathLike[str]]) ->
     return Path(project_dirs[0]) / "fractal" / ".fractal_cache"
 
 
+def user_fractal_cache_dir() -> Path:
+    """Fallback FRACTAL_CACHE_DIR with no project dir: the user's XDG cache folder.
+
+    Newer task packages read FRACTAL_CACHE_DIR and write to the home folder
+    when it is missing, so the variable is always exported; this gives it the
+    conventional per-user place (`$XDG_CACHE_HOME/fractal`, else
+    `~/.cache/fractal`). Not created here: tasks create what they need.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "fractal"
+
+
 def set_start_and_last_task_index(
     num_tasks: int,
     first_task_index: int | None = None,
@@ -262,7 +274,7 @@ def run_workflow(
     index = _as_index(dataset.images)
     status_accepted = attribute_filters.pop(IMAGE_STATUS_KEY, None)
     first_task_statuses: dict[str, str] | None = None
-    env = cache_dir_env(settings.fractal_cache_dir)
+    env = cache_dir_env(settings.fractal_cache_dir or user_fractal_cache_dir())
     result = WorkflowRunResult(images=_to_image_list(index), recorder=recorder)
 
     for position, wftask in enumerate(wf_task_list):

@@ -302,6 +302,26 @@ def test_fractal_cache_dir_is_exported(
     assert f"ENV FRACTAL_CACHE_DIR={cache}" in log
 
 
+def test_fractal_cache_dir_defaults_to_the_user_cache(
+    testkit: InstalledTestkit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no cache dir and no project dir the variable is still exported."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    out = run(
+        testkit,
+        tmp_path,
+        [
+            (
+                "emit_output_converter",
+                {"args_non_parallel": {"echo_env": ["FRACTAL_CACHE_DIR"]}},
+            )
+        ],
+    )
+    assert out.error is None
+    log = (out.job_dir / "0_emit_output_converter" / "non_par--log.txt").read_text()
+    assert f"ENV FRACTAL_CACHE_DIR={tmp_path / 'xdg' / 'fractal'}" in log
+
+
 def test_unit_logs_with_warnings_are_flagged(
     testkit: InstalledTestkit, tmp_path: Path
 ) -> None:
