@@ -504,6 +504,100 @@ SCENARIOS: list[Scenario] = [
         images=THREE_IMAGES,
     ),
     Scenario(
+        "compound_repeated_items_partial_failure",
+        [
+            (
+                "generic_compound",
+                {
+                    "args_non_parallel": {"repeat": 2},
+                    "args_parallel": {"fail_indices": [1, 4]},
+                },
+            )
+        ],
+        images=THREE_IMAGES,
+    ),
+    Scenario(
+        "converter_compound_units_create_the_same_image",
+        [
+            (
+                "generic_converter_compound",
+                {
+                    "args_non_parallel": {
+                        "init_output": {
+                            "parallelization_list": [
+                                {
+                                    "zarr_url": "ZARR/new.zarr/0",
+                                    "init_args": {"ind": 0},
+                                },
+                                {
+                                    "zarr_url": "ZARR/new.zarr/0",
+                                    "init_args": {"ind": 1},
+                                },
+                            ]
+                        }
+                    },
+                    "args_parallel": {
+                        "outputs": {
+                            str(ind): {
+                                "image_list_updates": [
+                                    {
+                                        "zarr_url": "ZARR/new.zarr/0",
+                                        "types": {"t": True},
+                                    }
+                                ]
+                            }
+                            for ind in (0, 1)
+                        }
+                    },
+                },
+            )
+        ],
+        images=THREE_IMAGES,
+    ),
+    Scenario(
+        "attribute_filter_on_missing_attribute_and_last_index_only",
+        [
+            ("mark_image", {"args_parallel": {"copy_suffix": "_x"}}),
+            ("unset_attribute", {"args_non_parallel": {"attribute": "well"}}),
+        ],
+        images=THREE_IMAGES,
+        attribute_filters={"flag": [2, 3]},
+        last_task_index=0,
+    ),
+    Scenario(
+        "new_images_chained_origins_and_none_attributes",
+        [
+            (
+                "emit_output",
+                {
+                    "args_non_parallel": {
+                        "output": {
+                            "image_list_updates": [
+                                {
+                                    "zarr_url": "ZARR/chain/1",
+                                    "origin": A02,
+                                    "attributes": {"flag": None, "step": 1},
+                                    "types": {"c": True},
+                                },
+                                {
+                                    "zarr_url": "ZARR/chain/2",
+                                    "origin": "ZARR/chain/1",
+                                    "attributes": {"step": 2, "well": None},
+                                },
+                                {
+                                    "zarr_url": A02,
+                                    "attributes": {"flag": None, "x": False},
+                                    "types": {"3D": False},
+                                },
+                            ]
+                        }
+                    }
+                },
+            )
+        ],
+        images=THREE_IMAGES,
+    ),
+    Scenario(
         "empty_selection_2_17_0_compatible",
         [CREATE, ("mark_image", {"type_filters": {"3D": False}})],
         settings={"fail_on_empty_image_list": False},
