@@ -598,6 +598,32 @@ SCENARIOS: list[Scenario] = [
         images=THREE_IMAGES,
     ),
     Scenario(
+        "slice_starts_from_job_type_filters_only",
+        [
+            ("project_compound", {}),
+            ("mark_image", {"args_parallel": {"copy_suffix": "_s"}}),
+        ],
+        images=[
+            _image("01"),
+            {**_image("02"), "types": {"3D": False}},
+            {**_image("03"), "types": {"3D": True, "marked": True}},
+        ],
+        first_task_index=1,
+    ),
+    Scenario(
+        "output_types_override_job_type_filters",
+        [
+            ("mark_image", {}),
+            ("unset_attribute", {"args_non_parallel": {"attribute": "flag"}}),
+        ],
+        images=[
+            _image("01", flag=0),
+            {**_image("02", flag=1), "types": {"marked": True}},
+            _image("03", flag=2),
+        ],
+        type_filters={"marked": False},
+    ),
+    Scenario(
         "empty_selection_2_17_0_compatible",
         [CREATE, ("mark_image", {"type_filters": {"3D": False}})],
         settings={"fail_on_empty_image_list": False},
