@@ -624,6 +624,21 @@ SCENARIOS: list[Scenario] = [
         type_filters={"marked": False},
     ),
     Scenario(
+        "failure_with_long_non_ascii_stderr",
+        [
+            (
+                "emit_output",
+                {
+                    "args_non_parallel": {
+                        "exit_code": 2,
+                        "stderr_text": "ünïcödé line\n" * 400 + "last words",
+                    }
+                },
+            )
+        ],
+        images=THREE_IMAGES,
+    ),
+    Scenario(
         "empty_selection_2_17_0_compatible",
         [CREATE, ("mark_image", {"type_filters": {"3D": False}})],
         settings={"fail_on_empty_image_list": False},
