@@ -24,16 +24,11 @@ from .errors import CollectionStepError
 from .errors import InvalidCollectionRequest
 from .manifest_tasks import build_tasks
 from .specs import validate_package_name
+from .steps import FIND_PACKAGE_ROOT
 
 logger = logging.getLogger(__name__)
 
 _PROBE = "import sys; print(sys.executable)"
-_FIND_ROOT = (
-    "import importlib.util, os, sys\n"
-    "spec = importlib.util.find_spec(sys.argv[1])\n"
-    "assert spec is not None and spec.origin, 'not importable'\n"
-    "print(os.path.dirname(os.path.abspath(spec.origin)))\n"
-)
 
 
 def _abs(value: str, field: str) -> str:
@@ -105,7 +100,7 @@ def collect_custom(
         assert package_name is not None
         validate_package_name(package_name, field="package_name")
         import_name = package_name.strip().replace("-", "_")
-        res = host.run([python, "-c", _FIND_ROOT, import_name])
+        res = host.run([python, "-c", FIND_PACKAGE_ROOT, import_name])
         lines = res.stdout.strip().splitlines()
         if not res.ok or len(lines) != 1:
             raise InvalidCollectionRequest(

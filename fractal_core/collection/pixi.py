@@ -42,18 +42,12 @@ from .pip_collect import group_folder
 from .pixi_toml import simplify_pyproject_toml
 from .result import OperationResult
 from .specs import parse_pixi_archive_name
+from .steps import FIND_PACKAGE_ROOT
 from .steps import StepRunner
 
 logger = logging.getLogger(__name__)
 
 SOURCE_DIR_NAME = "source_dir"
-
-_FIND_ROOT = (
-    "import importlib.util, os, sys\n"
-    "spec = importlib.util.find_spec(sys.argv[1])\n"
-    "assert spec is not None and spec.origin, 'not importable'\n"
-    "print(os.path.dirname(os.path.abspath(spec.origin)))\n"
-)
 
 
 def _pixi_env(settings: PixiSettings, home: str, *, install: bool) -> dict[str, str]:
@@ -256,7 +250,9 @@ def _post_install(
     runner.run("chmod wrapper", ["chmod", "755", wrapper])
     runner.log.write(f"Project Python wrapper: {wrapper}")
     import_name = group.pkg_name.replace("-", "_")
-    res = runner.run("find package folder", [wrapper, "-c", _FIND_ROOT, import_name])
+    res = runner.run(
+        "find package folder", [wrapper, "-c", FIND_PACKAGE_ROOT, import_name]
+    )
     out = res.stdout.strip().splitlines()
     if len(out) != 1:
         raise CollectionStepError(f"Cannot determine package folder ({res.stdout!r}).")

@@ -42,13 +42,15 @@ print(json.dumps({"name": dist.metadata["Name"], "version": dist.version,
                   "manifests": found}))
 """
 
-# Runs with a custom interpreter: folder of an importable package.
-_FIND_PACKAGE_ROOT = """
-import importlib.util, os, sys
-spec = importlib.util.find_spec(sys.argv[1])
-if spec is None or spec.origin is None:
-    sys.exit("Cannot find package " + repr(sys.argv[1]))
-print(os.path.dirname(os.path.abspath(spec.origin)))
+FIND_PACKAGE_ROOT = (
+    "import importlib.util, os, sys\n"
+    "spec = importlib.util.find_spec(sys.argv[1])\n"
+    "assert spec is not None and spec.origin, 'not importable'\n"
+    "print(os.path.dirname(os.path.abspath(spec.origin)))\n"
+)
+"""Run as `<python> -c FIND_PACKAGE_ROOT <import name>`: prints the package's folder.
+
+Used by custom and pixi collection, with the environment's own interpreter.
 """
 
 
@@ -155,20 +157,6 @@ class StepRunner:
                 f"{info['manifests']}."
             )
         return info["manifests"][0], info["version"]
-
-    def find_package_root(self, python: str, import_name: str) -> str:
-        """Folder of an importable package, according to `python`."""
-        res = self.run(
-            "find package root",
-            [python, "-c", _FIND_PACKAGE_ROOT, import_name],
-            shown=f"{python} -c <find_spec({import_name!r}).origin>",
-        )
-        lines = res.stdout.strip().splitlines()
-        if len(lines) != 1:
-            raise CollectionStepError(
-                f"Cannot determine 'package_root' (output: {res.stdout!r})."
-            )
-        return lines[0].strip()
 
 
 def venv_python(venv_path: str) -> str:
