@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 
+from ..domain.task_group import TaskGroup
 from ..domain.task_group import TaskGroupActivity
 from ..domain.task_group import TaskGroupActivityAction
 from ..domain.task_group import TaskGroupActivityStatus
@@ -64,6 +65,23 @@ class ActivityLog:
             timestamp_started=_now(),
         )
         return cls(activity, on_change)
+
+    @classmethod
+    def for_group(
+        cls,
+        action: TaskGroupActivityAction,
+        group: TaskGroup,
+        on_change: ActivityListener | None = None,
+    ) -> ActivityLog:
+        """`start` an operation on `group`: its package, version, owner and id."""
+        return cls.start(
+            action,
+            group.pkg_name,
+            group.version,
+            user_id=group.user_id,
+            taskgroupv2_id=group.id,
+            on_change=on_change,
+        )
 
     def _notify(self) -> None:
         if self._on_change is not None:

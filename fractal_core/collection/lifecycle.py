@@ -31,7 +31,7 @@ from .activity import ActivityLog
 from .config import CollectionSettings
 from .errors import CollectionStepError
 from .errors import TaskGroupStateError
-from .locking import task_group_lock
+from .locking import run_locked
 from .pip_collect import FREEZE_FILENAME
 from .result import OperationResult
 from .steps import StepRunner
@@ -65,14 +65,7 @@ def _flag_only(
     on_change: ActivityListener | None,
 ) -> OperationResult:
     """`other` groups: just flip the flag, with an immediate OK activity."""
-    log = ActivityLog.start(
-        action,
-        group.pkg_name,
-        group.version,
-        user_id=group.user_id,
-        taskgroupv2_id=group.id,
-        on_change=on_change,
-    )
+    log = ActivityLog.for_group(action, group, on_change)
     group.active = active
     log.write(
         f"Task group has task_group.origin='other', set task_group.active to "
@@ -90,26 +83,8 @@ def _locked(
     body: Callable[[ActivityLog], OperationResult],
 ) -> OperationResult:
     """Start the activity, take the lock, run `body`; record unexpected errors."""
-    log = ActivityLog.start(
-        action,
-        group.pkg_name,
-        group.version,
-        user_id=group.user_id,
-        taskgroupv2_id=group.id,
-        on_change=on_change,
-    )
-    try:
-        with task_group_lock(
-            str(group.path),
-            lock_dir=settings.lock_dir,
-            timeout=settings.lock_timeout,
-            on_wait=log.write,
-        ):
-            return body(log)
-    except Exception as e:
-        if not log.activity.is_finished:
-            log.fail(e)
-        return OperationResult(log.activity, group)
+    log = ActivityLog.for_group(action, group, on_change)
+    return run_locked(str(group.path), settings, log, body, group)
 
 
 def direct_references_outside(env_info: str, folder: str) -> list[str]:
@@ -308,14 +283,7 @@ def delete(
     """
     host = host or LocalHost()
     if group.origin == TaskGroupOrigin.OTHER or group.path is None:
-        log = ActivityLog.start(
-            Action.DELETE,
-            group.pkg_name,
-            group.version,
-            user_id=group.user_id,
-            taskgroupv2_id=group.id,
-            on_change=on_change,
-        )
+        log = ActivityLog.for_group(Action.DELETE, group, on_change)
         log.write("Task group has no folder: nothing to remove.")
         log.succeed()
         return OperationResult(log.activity, None)

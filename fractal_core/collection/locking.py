@@ -16,7 +16,11 @@ from contextlib import contextmanager
 from filelock import FileLock
 from filelock import Timeout
 
+from ..domain.task_group import TaskGroup
+from .activity import ActivityLog
+from .config import CollectionSettings
 from .errors import TaskLifecycleError
+from .result import OperationResult
 
 
 def lock_path(path: str, lock_dir: str | None = None) -> str:
@@ -57,3 +61,29 @@ def task_group_lock(
         yield target
     finally:
         lock.release()
+
+
+def run_locked(
+    path: str,
+    settings: CollectionSettings,
+    log: ActivityLog,
+    body: Callable[[ActivityLog], OperationResult],
+    group_on_error: TaskGroup | None,
+) -> OperationResult:
+    """Run `body` holding the lock of `path`; never raise.
+
+    An error escaping `body` (or a lock timeout) fails the activity unless it
+    already ended, and hands back `group_on_error` as the operation's group.
+    """
+    try:
+        with task_group_lock(
+            path,
+            lock_dir=settings.lock_dir,
+            timeout=settings.lock_timeout,
+            on_wait=log.write,
+        ):
+            return body(log)
+    except Exception as e:
+        if not log.activity.is_finished:
+            log.fail(e)
+        return OperationResult(log.activity, group_on_error)

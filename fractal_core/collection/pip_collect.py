@@ -28,7 +28,7 @@ from .activity import ActivityLog
 from .config import CollectionSettings
 from .errors import InvalidCollectionRequest
 from .errors import TaskGroupPathExists
-from .locking import task_group_lock
+from .locking import run_locked
 from .manifest_tasks import manifest_from_wheel
 from .manifest_tasks import tasks_from_installed_manifest
 from .pypi import resolve_version
@@ -222,25 +222,16 @@ def run_pip_collection(
 ) -> OperationResult:
     """The background part of pip collection (locked, recorded, cleaned on failure)."""
     assert group.path is not None and group.venv_path is not None
-    log = ActivityLog.start(
-        TaskGroupActivityAction.COLLECT,
-        group.pkg_name,
-        group.version,
-        user_id=group.user_id,
-        taskgroupv2_id=group.id,
-        on_change=on_change,
+    log = ActivityLog.for_group(TaskGroupActivityAction.COLLECT, group, on_change)
+    return run_locked(
+        group.path,
+        settings,
+        log,
+        lambda log: _collect_locked(
+            group, settings, host, base_python, wheel_path, log
+        ),
+        None,
     )
-    try:
-        with task_group_lock(
-            group.path,
-            lock_dir=settings.lock_dir,
-            timeout=settings.lock_timeout,
-            on_wait=log.write,
-        ):
-            return _collect_locked(group, settings, host, base_python, wheel_path, log)
-    except Exception as e:  # lock timeout and other unexpected errors
-        log.fail(e)
-        return OperationResult(log.activity, None)
 
 
 def _collect_locked(

@@ -35,7 +35,7 @@ from .config import PixiSettings
 from .errors import CollectionStepError
 from .errors import InvalidCollectionRequest
 from .errors import TaskGroupPathExists
-from .locking import task_group_lock
+from .locking import run_locked
 from .manifest_tasks import build_tasks
 from .manifest_tasks import read_manifest
 from .pip_collect import group_folder
@@ -94,30 +94,15 @@ def collect_pixi(
         user_group_id=user_group_id,
         resource_id=resource_id,
     )
-    log = ActivityLog.start(
-        TaskGroupActivityAction.COLLECT,
-        group.pkg_name,
-        group.version,
-        user_id=user_id,
-        on_change=on_change,
-    )
-    try:
-        with task_group_lock(
-            path,
-            lock_dir=settings.lock_dir,
-            timeout=settings.lock_timeout,
-            on_wait=log.write,
-        ):
-            if host.exists(path):
-                log.fail(f"{path} already exists.")
-                return OperationResult(log.activity, None)
-            return _collect_locked(
-                group, settings, host, log, archive_path, use_lockfile
-            )
-    except Exception as e:
-        if not log.activity.is_finished:
-            log.fail(e)
-        return OperationResult(log.activity, None)
+    log = ActivityLog.for_group(TaskGroupActivityAction.COLLECT, group, on_change)
+
+    def body(log: ActivityLog) -> OperationResult:
+        if host.exists(path):
+            log.fail(f"{path} already exists.")
+            return OperationResult(log.activity, None)
+        return _collect_locked(group, settings, host, log, archive_path, use_lockfile)
+
+    return run_locked(path, settings, log, body, None)
 
 
 def _collect_locked(
