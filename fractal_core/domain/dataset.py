@@ -12,18 +12,11 @@ from pydantic import Field
 from pydantic import model_validator
 
 from ..images import ImageList
-from ..images import ImageOutsideZarrDirError
 from ..images import SingleImage
+from ..images import ensure_inside_zarr_dir
 from ..types import SafeNonEmptyStr
 from ..types import ZarrDirStr
-from ..types import is_url_inside
 from ._time import get_timestamp
-
-
-def check_inside_zarr_dir(zarr_url: str, zarr_dir: str) -> None:
-    """Refuse an image not strictly below `zarr_dir` (component-wise, S3-aware)."""
-    if not is_url_inside(zarr_url, zarr_dir):
-        raise ImageOutsideZarrDirError(zarr_url, zarr_dir)
 
 
 class Dataset(BaseModel):
@@ -47,7 +40,7 @@ class Dataset(BaseModel):
         validated = SingleImage.model_validate(
             image.model_dump() if isinstance(image, BaseModel) else dict(image)
         )
-        check_inside_zarr_dir(validated.zarr_url, self.zarr_dir)
+        ensure_inside_zarr_dir(validated.zarr_url, self.zarr_dir)
         self.images.add(validated)
 
     def to_export(self) -> dict[str, Any]:
@@ -89,7 +82,7 @@ class DatasetImport(BaseModel):
     def _images_inside_and_unique(self) -> DatasetImport:
         seen: set[str] = set()
         for image in self.images:
-            check_inside_zarr_dir(image.zarr_url, self.zarr_dir)
+            ensure_inside_zarr_dir(image.zarr_url, self.zarr_dir)
             if image.zarr_url in seen:
                 raise ValueError(f"Duplicated image zarr_url='{image.zarr_url}'.")
             seen.add(image.zarr_url)
