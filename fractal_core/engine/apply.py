@@ -19,13 +19,12 @@ the task's `output_types`. Then removals, each of which must exist.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
-from ..types import normalize_url
+from ..types.urls import url_inside_checker
 from ._gc import gc_paused
 from .errors import MissingImageError
 from .errors import NewImageOutsideZarrDirError
@@ -57,21 +56,6 @@ def _merge_attributes(base: Mapping[str, Any], new: Mapping[str, Any]) -> ImageD
     if any(value is None for value in new.values()):
         return {key: value for key, value in merged.items() if value is not None}
     return merged
-
-
-def _inside(zarr_dir: str) -> Callable[[str], bool]:
-    """A fast "strictly inside zarr_dir" test for already-normalised URLs.
-
-    Same answer as `is_url_inside` (component-wise, S3-aware: a local URL is
-    never inside an `s3://` dir and vice versa), with the prefix computed once.
-    """
-    directory = normalize_url(zarr_dir)
-    prefix = directory if directory.endswith("/") else directory + "/"
-
-    def check(url: str) -> bool:
-        return len(url) > len(prefix) and url.startswith(prefix)
-
-    return check
 
 
 def _origin_base(
@@ -113,7 +97,7 @@ def _apply(
 ) -> AppliedOutput:
     work: ImageIndex = dict(images)
     result = AppliedOutput(images=work)
-    is_inside = _inside(zarr_dir)
+    is_inside = url_inside_checker(zarr_dir)
     out_types = dict(output_types)
     for update in output.image_list_updates:
         zarr_url: str = update["zarr_url"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -26,6 +27,7 @@ __all__ = [
     "is_url_inside",
     "join_url",
     "normalize_url",
+    "url_inside_checker",
     "val_s3_path",
 ]
 
@@ -77,11 +79,22 @@ def join_url(base: str, *parts: str) -> str:
     return normalize_url(posixpath.join(base, *parts))
 
 
-def _split_scheme(url: str) -> tuple[bool, str]:
-    """Return (is_s3, path part) of an already normalised URL."""
-    if is_s3_url(url):
-        return True, url[len(S3_SCHEME) :]
-    return False, url
+def url_inside_checker(directory: str) -> Callable[[str], bool]:
+    """`is_url_inside(url, directory)` for already normalised URLs, prefix built once.
+
+    For hot loops over validated images (the engine's new-image check). On
+    normalised URLs a plain prefix test is the component-wise, S3-aware rule:
+    the `/` ending the prefix stops `/data/ab` from counting as inside `/data/a`,
+    and a local prefix (`/...`) never starts an `s3://` URL, nor the reverse.
+    An invalid `directory` raises `ValueError`.
+    """
+    normalized = normalize_url(directory)
+    prefix = normalized if normalized.endswith("/") else normalized + "/"
+
+    def check(url: str) -> bool:
+        return len(url) > len(prefix) and url.startswith(prefix)
+
+    return check
 
 
 def is_url_inside(url: str, directory: str) -> bool:
@@ -91,12 +104,8 @@ def is_url_inside(url: str, directory: str) -> bool:
     `/data/a`; a URL equal to the directory is not inside it; an S3 URL is never
     inside a local directory and vice versa. Invalid URLs raise `ValueError`.
     """
-    url_s3, url_path = _split_scheme(normalize_url(url))
-    dir_s3, dir_path = _split_scheme(normalize_url(directory))
-    if url_s3 != dir_s3:
-        return False
-    prefix = dir_path if dir_path.endswith("/") else dir_path + "/"
-    return url_path.startswith(prefix) and len(url_path) > len(prefix)
+    normalized = normalize_url(url)
+    return url_inside_checker(directory)(normalized)
 
 
 ZarrUrlStr = Annotated[NonEmptyStr, AfterValidator(normalize_url)]
