@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import posixpath
 from collections.abc import Callable
+from functools import partial
 
 from ..domain.task_group import TaskGroup
 from ..domain.task_group import TaskGroupActivityAction
@@ -33,6 +34,8 @@ from .errors import CollectionStepError
 from .errors import TaskGroupStateError
 from .locking import run_locked
 from .pip_collect import FREEZE_FILENAME
+from .pixi import deactivate_pixi_locked
+from .pixi import reactivate_pixi_locked
 from .result import OperationResult
 from .steps import StepRunner
 from .steps import venv_python
@@ -119,22 +122,10 @@ def deactivate(
         return _flag_only(group, Action.DEACTIVATE, False, on_change)
     path = check_group_path(group, settings)
     if group.origin == TaskGroupOrigin.PIXI:
-        from .pixi import deactivate_pixi_locked
-
-        return _locked(
-            group,
-            settings,
-            Action.DEACTIVATE,
-            on_change,
-            lambda log: deactivate_pixi_locked(group, settings, host, log),
-        )
-    return _locked(
-        group,
-        settings,
-        Action.DEACTIVATE,
-        on_change,
-        lambda log: _deactivate_pip(group, settings, host, log, path),
-    )
+        body = partial(deactivate_pixi_locked, group, settings, host)
+    else:
+        body = partial(_deactivate_pip, group, settings, host, path=path)
+    return _locked(group, settings, Action.DEACTIVATE, on_change, body)
 
 
 def _deactivate_pip(
@@ -217,22 +208,10 @@ def reactivate(
         )
     path = check_group_path(group, settings)
     if group.origin == TaskGroupOrigin.PIXI:
-        from .pixi import reactivate_pixi_locked
-
-        return _locked(
-            group,
-            settings,
-            Action.REACTIVATE,
-            on_change,
-            lambda log: reactivate_pixi_locked(group, settings, host, log),
-        )
-    return _locked(
-        group,
-        settings,
-        Action.REACTIVATE,
-        on_change,
-        lambda log: _reactivate_pip(group, settings, host, log, path),
-    )
+        body = partial(reactivate_pixi_locked, group, settings, host)
+    else:
+        body = partial(_reactivate_pip, group, settings, host, path=path)
+    return _locked(group, settings, Action.REACTIVATE, on_change, body)
 
 
 def _reactivate_pip(
