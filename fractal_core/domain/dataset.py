@@ -14,6 +14,7 @@ from pydantic import model_validator
 from ..images import ImageList
 from ..images import SingleImage
 from ..images import ensure_inside_zarr_dir
+from ..images.checks import inside_zarr_dir_guard
 from ..types import SafeNonEmptyStr
 from ..types import ZarrDirStr
 from ._time import get_timestamp
@@ -81,8 +82,9 @@ class DatasetImport(BaseModel):
     @model_validator(mode="after")
     def _images_inside_and_unique(self) -> DatasetImport:
         seen: set[str] = set()
+        ensure_inside = inside_zarr_dir_guard(self.zarr_dir)
         for image in self.images:
-            ensure_inside_zarr_dir(image.zarr_url, self.zarr_dir)
+            ensure_inside(image.zarr_url)
             if image.zarr_url in seen:
                 raise ValueError(f"Duplicated image zarr_url='{image.zarr_url}'.")
             seen.add(image.zarr_url)

@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
-from fractal_core.types import is_url_inside
+from collections.abc import Callable
+
+from fractal_core.types import normalize_url
+from fractal_core.types.urls import url_inside_checker
 
 from .errors import ImageOutsideZarrDirError
 
-__all__ = ["ensure_inside_zarr_dir"]
+__all__ = ["ensure_inside_zarr_dir", "inside_zarr_dir_guard"]
+
+
+def _never_inside(url: str) -> bool:
+    return False
+
+
+def inside_zarr_dir_guard(zarr_dir: str) -> Callable[[str], None]:
+    """`ensure_inside_zarr_dir(·, zarr_dir)` with `zarr_dir` normalised only once.
+
+    For checking many images against one zarr_dir (dataset import); each
+    zarr_url is still normalised, so the answers are those of the one-off check.
+    """
+    try:
+        inside = url_inside_checker(zarr_dir)
+    except ValueError:  # an invalid zarr_dir contains nothing
+        inside = _never_inside
+
+    def ensure(zarr_url: str) -> None:
+        try:
+            ok = inside(normalize_url(zarr_url))
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ImageOutsideZarrDirError(zarr_url, zarr_dir)
+
+    return ensure
 
 
 def ensure_inside_zarr_dir(zarr_url: str, zarr_dir: str) -> None:
@@ -16,9 +45,4 @@ def ensure_inside_zarr_dir(zarr_url: str, zarr_dir: str) -> None:
     `/data/a`, the zarr_dir itself is not inside, mixed S3/local never is.
     Invalid URLs count as outside.
     """
-    try:
-        inside = is_url_inside(zarr_url, zarr_dir)
-    except ValueError:
-        inside = False
-    if not inside:
-        raise ImageOutsideZarrDirError(zarr_url, zarr_dir)
+    inside_zarr_dir_guard(zarr_dir)(zarr_url)
