@@ -115,12 +115,12 @@ class ActivityLog:
     def ongoing(self) -> None:
         """pending → ongoing."""
         with self._lock:
-            self.activity.status = TaskGroupActivityStatus.ONGOING
+            self.activity.mark_ongoing()
         self._notify()
 
     def succeed(self) -> None:
         """→ OK, with the end timestamp."""
-        self._finish(TaskGroupActivityStatus.OK)
+        self._finish(ok=True)
 
     def fail(self, error: BaseException | str) -> None:
         """→ failed, with the error in the log and the end timestamp."""
@@ -128,13 +128,11 @@ class ActivityLog:
             error if isinstance(error, str) else f"{type(error).__name__}: {error}"
         )
         self.write(f"Operation failed. Original error: {message}", logging.ERROR)
-        self._finish(TaskGroupActivityStatus.FAILED)
+        self._finish(ok=False)
 
-    def _finish(self, status: TaskGroupActivityStatus) -> None:
+    def _finish(self, *, ok: bool) -> None:
         with self._lock:
-            self.activity.status = status
-            self.activity.timestamp_ended = _now()
-            self.activity.log = "".join(self._parts)
+            self.activity.finish(ok, "".join(self._parts))
         self._notify()
 
 
