@@ -223,11 +223,20 @@ def _cache(ctx: TaskContext, latest_unit: Mapping[str, int]) -> None:
         )
 
 
-def run_non_parallel(
-    ctx: TaskContext, images: Sequence[Mapping[str, Any]]
-) -> tuple[dict[int, UnitOutcome], int]:
-    """non_parallel and converter_non_parallel: one unit on all images."""
-    is_converter = ctx.task_type == "converter_non_parallel"
+@dataclass
+class _SingleUnit:
+    """The unit of a non-parallel task, or the init unit of a compound task."""
+
+    zarr_urls: list[str]  # its input images (none for converters)
+    args: dict[str, Any]
+    files: TaskFiles
+    unit_id: int
+
+
+def _new_single_unit(
+    ctx: TaskContext, images: Sequence[Mapping[str, Any]], *, is_converter: bool
+) -> _SingleUnit:
+    """Arguments, files and history unit (with image cache) of the one unit."""
     zarr_urls = None if is_converter else [img["zarr_url"] for img in images]
     args = non_parallel_args(
         zarr_dir=ctx.zarr_dir,
@@ -237,15 +246,31 @@ def run_non_parallel(
     files = ctx.base_files
     (unit_id,) = _create_units(ctx, [files], [list(zarr_urls or [])])
     _cache(ctx, {url: unit_id for url in zarr_urls or []})
+    return _SingleUnit(list(zarr_urls or []), args, files, unit_id)
+
+
+def _run_single_unit(ctx: TaskContext, unit: _SingleUnit) -> UnitResult:
+    """Submit the one unit with the task's non-parallel command; wait for it."""
     (result,) = _run_units(
         ctx,
         command=ctx.task.command_non_parallel,
-        list_args=[args],
-        list_files=[files],
+        list_args=[unit.args],
+        list_files=[unit.files],
         which="non_parallel",
     )
-    outcome = _task_outcome(ctx, result, files, list(zarr_urls or []))
-    _finish_units(ctx, [unit_id], [files], [outcome.exception is None])
+    return result
+
+
+def run_non_parallel(
+    ctx: TaskContext, images: Sequence[Mapping[str, Any]]
+) -> tuple[dict[int, UnitOutcome], int]:
+    """non_parallel and converter_non_parallel: one unit on all images."""
+    unit = _new_single_unit(
+        ctx, images, is_converter=ctx.task_type == "converter_non_parallel"
+    )
+    result = _run_single_unit(ctx, unit)
+    outcome = _task_outcome(ctx, result, unit.files, unit.zarr_urls)
+    _finish_units(ctx, [unit.unit_id], [unit.files], [outcome.exception is None])
     return {0: outcome}, 1
 
 
@@ -292,24 +317,12 @@ def run_compound(
     ctx: TaskContext, images: Sequence[Mapping[str, Any]]
 ) -> tuple[dict[int, UnitOutcome], int]:
     """compound and converter_compound: init unit, then one unit per list item."""
-    is_converter = ctx.task_type == "converter_compound"
-    zarr_urls = None if is_converter else [img["zarr_url"] for img in images]
-    init_files = ctx.base_files
-    init_args = non_parallel_args(
-        zarr_dir=ctx.zarr_dir,
-        user_args=ctx.user_args("non_parallel"),
-        zarr_urls=zarr_urls,
+    init = _new_single_unit(
+        ctx, images, is_converter=ctx.task_type == "converter_compound"
     )
-    (init_id,) = _create_units(ctx, [init_files], [list(zarr_urls or [])])
-    _cache(ctx, {url: init_id for url in zarr_urls or []})
+    init_files, init_id = init.files, init.unit_id
     try:
-        (init_result,) = _run_units(
-            ctx,
-            command=ctx.task.command_non_parallel,
-            list_args=[init_args],
-            list_files=[init_files],
-            which="non_parallel",
-        )
+        init_result = _run_single_unit(ctx, init)
         if not init_result.ok:
             raise _exception_of(ctx, init_result)
         init_output = validate_init_task_output(
@@ -327,9 +340,7 @@ def run_compound(
         raise
     if not items:
         _finish_units(ctx, [init_id], [init_files], [True])
-        return {
-            0: UnitOutcome(task_output=MergedOutput(), zarr_urls=list(zarr_urls or []))
-        }, 1
+        return {0: UnitOutcome(task_output=MergedOutput(), zarr_urls=init.zarr_urls)}, 1
 
     user_args = ctx.user_args("parallel")
     list_args = [
