@@ -56,6 +56,16 @@ def group_folder(
     return task_group_path(settings.base_dir, user_id, pkg, ver)
 
 
+def new_group_folder(
+    settings: CollectionSettings, host: Host, user_id: int | None, pkg: str, ver: str
+) -> str:
+    """`group_folder`, refused with `TaskGroupPathExists` if it is already there."""
+    path = group_folder(settings, user_id, pkg, ver)
+    if host.exists(path):
+        raise TaskGroupPathExists(f"{path} already exists.")
+    return path
+
+
 def _new_pip_group(
     *,
     origin: TaskGroupOrigin,
@@ -71,9 +81,7 @@ def _new_pip_group(
     user_group_id: int | None,
     resource_id: int | None,
 ) -> TaskGroup:
-    path = group_folder(settings, user_id, pkg_name, version)
-    if host.exists(path):
-        raise TaskGroupPathExists(f"{path} already exists.")
+    path = new_group_folder(settings, host, user_id, pkg_name, version)
     return TaskGroup(
         origin=origin,
         pkg_name=pkg_name,

@@ -34,11 +34,10 @@ from .config import CollectionSettings
 from .config import PixiSettings
 from .errors import CollectionStepError
 from .errors import InvalidCollectionRequest
-from .errors import TaskGroupPathExists
 from .locking import run_locked
 from .manifest_tasks import build_tasks
 from .manifest_tasks import read_manifest
-from .pip_collect import group_folder
+from .pip_collect import new_group_folder
 from .pixi_toml import simplify_pyproject_toml
 from .result import OperationResult
 from .specs import parse_pixi_archive_name
@@ -81,9 +80,7 @@ def collect_pixi(
     version, _home = pixi.home(pixi_version)
     if not os.path.isfile(archive_path):
         raise InvalidCollectionRequest(f"Invalid archive={archive_path!r}: not a file.")
-    path = group_folder(settings, user_id, name.pkg_name, name.version)
-    if host.exists(path):
-        raise TaskGroupPathExists(f"{path} already exists.")
+    path = new_group_folder(settings, host, user_id, name.pkg_name, name.version)
     group = TaskGroup(
         origin=TaskGroupOrigin.PIXI,
         pkg_name=name.pkg_name,
