@@ -20,6 +20,7 @@ from pydantic import PositiveFloat
 from pydantic import PositiveInt
 from pydantic import model_validator
 
+from ..types.strings import has_dotdot_component
 from .errors import PixiNotAvailable
 from .errors import PythonVersionNotAvailable
 from .specs import PythonVersion
@@ -32,7 +33,7 @@ def _safe_abs_path(value: str) -> str:
     value = value.strip()
     if not posixpath.isabs(value):
         raise ValueError(f"String must be an absolute path (given {value!r}).")
-    if ".." in value.split("/"):
+    if has_dotdot_component(value):
         raise ValueError(f"Path {value!r} must not contain '..' components.")
     bad = sorted(_FORBIDDEN.intersection(value))
     if bad:

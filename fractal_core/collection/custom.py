@@ -20,6 +20,7 @@ from ..hosts import HostError
 from ..hosts import LocalHost
 from ..manifest import ManifestV2
 from ..manifest import parse_manifest
+from ..types.strings import has_dotdot_component
 from .errors import CollectionStepError
 from .errors import InvalidCollectionRequest
 from .manifest_tasks import build_tasks
@@ -36,7 +37,7 @@ def _abs(value: str, field: str) -> str:
         raise InvalidCollectionRequest(
             f"Invalid {field}={value!r}: must be an absolute path."
         )
-    if ".." in value.split("/"):
+    if has_dotdot_component(value):
         raise InvalidCollectionRequest(
             f"Invalid {field}={value!r}: must not contain '..' components."
         )

@@ -27,6 +27,7 @@ from ..domain.task_group import TaskGroupOrigin
 from ..hosts import Host
 from ..hosts import LocalHost
 from ..hosts import is_strictly_inside
+from ..types.strings import has_dotdot_component
 from .activity import ActivityListener
 from .activity import ActivityLog
 from .config import CollectionSettings
@@ -51,7 +52,7 @@ def check_group_path(group: TaskGroup, settings: CollectionSettings) -> str:
         raise TaskGroupStateError(
             f"Task group {group.pkg_name!r} (origin {group.origin}) has no path."
         )
-    if ".." in group.path.split("/") or not is_strictly_inside(
+    if has_dotdot_component(group.path) or not is_strictly_inside(
         group.path, settings.base_dir
     ):
         raise TaskGroupStateError(

@@ -23,6 +23,7 @@ from packaging.utils import parse_wheel_filename
 from packaging.version import InvalidVersion
 from packaging.version import Version
 
+from ..types.strings import has_dotdot_component
 from .errors import InvalidCollectionRequest
 
 PythonVersion = Literal["3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15"]
@@ -164,7 +165,7 @@ def task_group_path(
     """
     if not posixpath.isabs(base):
         raise _fail("base_dir", base, "must be an absolute path.")
-    if ".." in base.split("/"):
+    if has_dotdot_component(base):
         raise _fail("base_dir", base, "must not contain '..' components.")
     parts = {"pkg_name": pkg_name, "version": version}
     if owner is not None:

@@ -18,6 +18,7 @@ from typing import Protocol
 from typing import runtime_checkable
 
 from ..errors import FractalCoreError
+from ..types.strings import has_dotdot_component
 
 OutputCallback = Callable[[str], None]
 """Receives each line (without its newline) printed by a running command."""
@@ -166,7 +167,7 @@ def check_removal_target(
             raise UnsafePathError(
                 f"Refusing removal: {name}={value!r} is not absolute."
             )
-        if ".." in value.split("/"):
+        if has_dotdot_component(value):
             raise UnsafePathError(
                 f"Refusing removal: {name}={value!r} contains a '..' component."
             )
