@@ -47,6 +47,7 @@ from .engine import TaskExecutionError
 from .engine import TaskOutputValidationError
 from .engine import run_job
 from .engine import run_workflow
+from .errors import FilterError
 from .errors import FractalCoreError
 from .executors import Executor
 from .executors import ExecutorError
@@ -121,6 +122,7 @@ from .types import normalize_package_name
 from .types import normalize_url
 from .types import sanitize_string
 from .types import validate_cmd
+from .types import validate_filters
 
 __all__ = [
     "MANIFEST_FILENAME",
@@ -139,6 +141,7 @@ __all__ = [
     "Executor",
     "ExecutorError",
     "FailureKind",
+    "FilterError",
     "FractalCoreError",
     "Handle",
     "HistoryImageCache",
@@ -240,5 +243,6 @@ __all__ = [
     "run_workflow",
     "sanitize_string",
     "validate_cmd",
+    "validate_filters",
     "version_sort_key",
 ]

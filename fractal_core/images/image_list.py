@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
+from math import isfinite
 from typing import Any
 
 from pydantic import BaseModel
@@ -27,6 +28,7 @@ from typing_extensions import TypedDict
 from fractal_core.types import ImageAttributesWithNone
 from fractal_core.types import ImageTypes
 from fractal_core.types import normalize_url
+from fractal_core.types import validate_filters
 
 from .errors import DuplicateImageError
 from .errors import ImageNotFoundError
@@ -66,6 +68,8 @@ def _already_valid(values: Mapping[str, Any], value_types: frozenset[type]) -> b
             return False
         if not key or key.strip() != key:
             return False
+        if type(value) is float and not isfinite(value):
+            return False  # NaN/inf: the validator refuses them
     return True
 
 
@@ -300,9 +304,12 @@ class ImageList:
         type_filters: Mapping[str, bool] | None = None,
         attribute_filters: Mapping[str, Sequence[Any]] | None = None,
     ) -> list[ImageDict]:
-        """Images matching the filters, in order (same result as filter_image_list).
+        """Images matching the filters, in order; returned images are copies.
 
-        One linear pass; returned images are copies.
+        Filters are first read by `validate_filters` (as `run_job` reads them:
+        `{"3D": "true"}` means True; bad filters raise `FilterError` naming key
+        and value); on valid filters the result is `filter_image_list`'s.
+        One linear pass.
         """
         return [
             {
@@ -319,7 +326,7 @@ class ImageList:
         type_filters: Mapping[str, bool] | None = None,
         attribute_filters: Mapping[str, Sequence[Any]] | None = None,
     ) -> list[str]:
-        """The zarr_urls of `filter(...)`, without copying any image."""
+        """The zarr_urls of `filter(...)` (same filter reading), no image copied."""
         return [
             image["zarr_url"]
             for image in self._matching(type_filters, attribute_filters)
@@ -331,8 +338,11 @@ class ImageList:
         attribute_filters: Mapping[str, Sequence[Any]] | None,
     ) -> Iterable[ImageDict]:
         """Stored images matching the filters (not copies: never hand them out)."""
-        wanted_types = tuple((type_filters or {}).items())
-        attrs = (attribute_filters or {}).items()
+        valid_types, valid_attributes = validate_filters(
+            type_filters, attribute_filters
+        )
+        wanted_types = tuple(valid_types.items())
+        attrs = valid_attributes.items()
         try:
             return _select(
                 self._images.values(),

@@ -18,7 +18,9 @@ from .filters import ImageAttributesWithNone
 from .filters import ImageAttributeValue
 from .filters import ImageTypes
 from .filters import TypeFilters
+from .filters import is_finite_scalar
 from .filters import validate_attribute_filters
+from .filters import validate_filters
 from .lists import ListUniqueAbsolutePathStr
 from .lists import ListUniqueNonEmptyString
 from .lists import ListUniqueNonNegativeInt
@@ -66,6 +68,7 @@ __all__ = [
     "ZarrDirStr",
     "ZarrUrlStr",
     "interpret_as_bool",
+    "is_finite_scalar",
     "is_s3_url",
     "is_url_inside",
     "join_url",
@@ -79,5 +82,6 @@ __all__ = [
     "valdict_keys",
     "validate_attribute_filters",
     "validate_cmd",
+    "validate_filters",
     "validate_wft_args",
 ]

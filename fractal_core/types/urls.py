@@ -28,6 +28,7 @@ __all__ = [
     "join_url",
     "normalize_url",
     "url_inside_checker",
+    "val_no_control_characters",
     "val_s3_path",
 ]
 
@@ -39,16 +40,37 @@ def is_s3_url(url: str) -> bool:
     return url.startswith(S3_SCHEME)
 
 
-def normalize_url(url: str) -> str:
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def val_no_control_characters(value: str, field: str = "URL") -> str:
+    """Refuse NUL and the other ASCII control characters, naming field and index.
+
+    No file system path needs them, and a NUL byte cuts the path short in C
+    libraries (2.17.0 accepts them). `str.isprintable` is a cheap pre-check.
+    """
+    if value.isprintable():
+        return value
+    found = _CONTROL_CHARACTER.search(value)
+    if found is not None:
+        raise ValueError(
+            f"{field} must not contain control characters (found "
+            f"{found.group()!r} at index {found.start()}; given {value!r})."
+        )
+    return value
+
+
+def normalize_url(url: str, *, field: str = "URL") -> str:
     """Return the canonical form of a zarr URL or zarr dir.
 
     - `/...`: lexical POSIX normalisation (duplicate slashes, `.` and trailing
       slashes removed; a leading `//` collapsed to `/`).
     - `s3://...`: kept as is, except that trailing slashes are removed.
     - anything else (relative paths, `http://`, `S3://`, `s3:/x`, `s3bucket`)
-      is refused, and so is any `..` component (2.18+ behaviour).
+      is refused, and so is any `..` component (2.18+ behaviour), and any
+      control character such as NUL (`field` names the value in that error).
     """
-    url = url.strip()
+    url = val_no_control_characters(url.strip(), field)
     if url.startswith("/"):
         val_no_dotdot_in_path(url)
         return normalize_local_path(url)
@@ -108,10 +130,19 @@ def is_url_inside(url: str, directory: str) -> bool:
     return url_inside_checker(directory)(normalized)
 
 
-ZarrUrlStr = Annotated[NonEmptyStr, AfterValidator(normalize_url)]
+def _normalize_zarr_url(value: str) -> str:
+    return normalize_url(value, field="zarr URL")
+
+
+ZarrUrlStr = Annotated[NonEmptyStr, AfterValidator(_normalize_zarr_url)]
 """A zarr URL (local absolute path or `s3://`), normalised by `normalize_url`."""
 
-ZarrDirStr = Annotated[NonEmptyStr, AfterValidator(normalize_url)]
+
+def _normalize_zarr_dir(value: str) -> str:
+    return normalize_url(value, field="zarr_dir")
+
+
+ZarrDirStr = Annotated[NonEmptyStr, AfterValidator(_normalize_zarr_dir)]
 """A zarr dir; same rules as `ZarrUrlStr`."""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import pickle
 from types import MappingProxyType
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 from pydantic import ValidationError
 
+from fractal_core.errors import FilterError
 from fractal_core.errors import FractalCoreError
 from fractal_core.images import DuplicateImageError
 from fractal_core.images import ImageList
@@ -227,10 +229,12 @@ def test_filter_zarr_urls() -> None:
     assert images.filter_zarr_urls(None, {"w": ["A"]}) == ["/a"]
 
 
-def test_filter_with_unhashable_values_falls_back_to_lists() -> None:
+def test_filter_with_unhashable_image_values() -> None:
     loose = ImageList([full("/a", {"k": [1]}), full("/b", {"k": 1})], validate=False)
     assert loose.filter_zarr_urls(None, {"k": [1]}) == ["/b"]
-    assert loose.filter_zarr_urls(None, {"k": [[1]]}) == ["/a"]
+    # filter values are scalars (validate_filters): a list value is refused
+    with pytest.raises(FilterError, match=r"attribute_filters\['k'\]"):
+        loose.filter_zarr_urls(None, {"k": [[1]]})
     trusted = ImageList.trusted([full("/a", {"k": [1]}), full("/b", {"k": 1})])
     assert trusted.filter_zarr_urls({}, {"k": [1]}) == ["/b"]
 
@@ -287,3 +291,36 @@ def test_validation_fast_path_agrees_with_the_model(raw: dict) -> None:
         assert [(type(k), type(v)) for k, v in stored[field].items()] == [
             (type(k), type(v)) for k, v in expected[field].items()
         ]
+
+
+def test_filter_reads_filters_as_run_job_does() -> None:
+    # Issue 13: {"3D": "true"} used to be compared raw here (no image matched)
+    # while run_job read it as True.
+    images = ImageList([full("/a", {}, {"3D": True}), full("/b", {}, {"3D": False})])
+    assert images.filter_zarr_urls({"3D": "true"}) == ["/a"]
+    assert [i["zarr_url"] for i in images.filter({" 3D": "false"})] == ["/b"]
+
+
+@pytest.mark.parametrize(
+    ("types", "attributes"),
+    [(None, {"w": None}), (None, {"w": [math.nan]}), ({"3D": "perhaps"}, None)],
+)
+def test_bad_filters_raise_filter_error(types: object, attributes: object) -> None:
+    # Issue 13: {"w": None} escaped as a raw TypeError.
+    images = ImageList([full("/a", {"w": 1}, {})])
+    with pytest.raises(FilterError):
+        images.filter(types, attributes)  # type: ignore[arg-type]
+    with pytest.raises(FilterError):
+        images.filter_zarr_urls(types, attributes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_non_finite_attributes_refused_on_every_path(bad: float) -> None:
+    images = ImageList([full("/a", {"w": 1}, {})])
+    with pytest.raises(ValidationError, match="finite"):
+        images.update("/a", attributes={"w": bad})
+    with pytest.raises(ValidationError, match="finite"):
+        images.add(full("/b", {"w": bad}, {}))
+    with pytest.raises(ValidationError, match="finite"):
+        ImageList([full("/c", {"w": bad}, {})])
+    assert images.to_list() == [full("/a", {"w": 1}, {})]

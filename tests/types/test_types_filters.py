@@ -83,7 +83,15 @@ def test_attribute_values_keep_exact_type() -> None:
     attrs = Attrs(attributes={"s": "1", "f": 1.0, "b": True, "i": 1}).attributes
     assert [type(v) for v in attrs.values()] == [str, float, bool, int]
     assert Attrs(attributes={"b": b"raw"}).attributes == {"b": "raw"}
-    assert math.isnan(Attrs(attributes={"n": float("nan")}).attributes["n"])
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_attribute_values_refuse_nan_and_infinity(bad: float) -> None:
+    # Issue 13: NaN/inf are not JSON (2.17.0 accepts them and fails on dump).
+    with pytest.raises(ValidationError, match="finite"):
+        Attrs(attributes={"n": bad})
+    with pytest.raises(ValidationError, match="finite"):
+        Filters(attribute_filters={"n": [1.0, bad]})
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel
+from pydantic import TypeAdapter
 from pydantic import ValidationError
 
 from fractal_core.types import S3PathStr
@@ -191,3 +192,34 @@ def test_s3_path_str() -> None:
     ]:
         with pytest.raises(ValidationError):
             Urls(project_dir=bad)
+
+
+# --- control characters (issue 13: NUL bytes were accepted) -----------------
+
+_CONTROL = [chr(code) for code in range(0x20)] + ["\x7f"]
+
+
+@given(
+    st.sampled_from(["/data/", "s3://bucket/"]),
+    st.text(alphabet="abc_/", max_size=6),
+    st.sampled_from(_CONTROL),
+    st.text(alphabet="abc_", min_size=1, max_size=6),
+)
+def test_control_characters_inside_urls_are_refused(
+    base: str, head: str, control: str, tail: str
+) -> None:
+    with pytest.raises(ValueError, match="control characters"):
+        normalize_url(base + head + control + tail)
+
+
+def test_control_character_errors_name_the_field() -> None:
+    with pytest.raises(ValidationError, match="zarr_dir must not contain control"):
+        TypeAdapter(ZarrDirStr).validate_python("/data/a\x00b")
+    with pytest.raises(ValidationError, match="zarr URL must not contain control"):
+        TypeAdapter(ZarrUrlStr).validate_python("/data/a\x00b")
+    with pytest.raises(ValueError, match=r"origin .*'\\x00' at index 2"):
+        normalize_url("/a\x00", field="origin")
+
+
+def test_unicode_printable_and_surrounding_whitespace_still_accepted() -> None:
+    assert normalize_url(" /data/é b\u00a0c/\t") == "/data/é b\u00a0c"
