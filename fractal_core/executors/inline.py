@@ -30,16 +30,26 @@ import traceback
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from ._board import ResultBoard
+from ._board import executor_errors
+from ._board import utc_now
 from ._limits import check_unique_ids
 from ._limits import submission_limit
 from ._process import ExecutorContext
 from ._process import ProcessStarter
+from ._process import RunningUnit
+from ._unit import ExecutableCheck
 from ._unit import failed
 from ._unit import judge_exit
+from ._unit import local_executable_check
+from ._unit import with_times
+from .base import ExecutorCapabilities
 from .base import ExecutorError
 from .base import FailureKind
+from .base import Handle
 from .base import UnitResult
 from .base import WorkUnit
 
@@ -48,23 +58,32 @@ logger = logging.getLogger(__name__)
 TaskFunction = Callable[..., Any]
 
 
-class CompletedHandle:
-    """A handle whose results are all known already (see `base.Handle`)."""
+class CompletedHandle(ResultBoard):
+    """A handle whose results are all known already (see `base.Handle`).
 
-    def __init__(self, results: dict[str, UnitResult]) -> None:
-        self._results = dict(results)
+    Its snapshot records every result, but an inline submission cannot be
+    attached to: its units ran inside `submit`.
+    """
 
-    def done(self) -> bool:
-        return True
+    executor_kind = "inline"
 
-    def wait(self, timeout: float | None = None) -> bool:
-        return True
+    def __init__(
+        self,
+        results: Mapping[str, UnitResult],
+        units: Sequence[WorkUnit] | None = None,
+    ) -> None:
+        if units is None:  # results alone: placeholder units carry the ids
+            units = [WorkUnit(uid, "", Path(), Path(), Path()) for uid in results]
+        super().__init__(units)
+        with self._cond:
+            for index, unit in enumerate(self._units):
+                result = results[unit.id]
+                if result.native_id is not None:
+                    self._native[index] = result.native_id
+                self._set_done(index, result)
 
     def cancel(self) -> None:
         """Nothing to cancel: every unit already ran."""
-
-    def results(self) -> dict[str, UnitResult]:
-        return dict(self._results)
 
 
 class InlineExecutor(ExecutorContext):
@@ -76,11 +95,32 @@ class InlineExecutor(ExecutorContext):
         *,
         allow_subprocess: bool = True,
         env: Mapping[str, str] | None = None,
+        cancel_grace: float = 5.0,
+        executable_check: ExecutableCheck = local_executable_check,
     ) -> None:
         self.tasks: dict[str, TaskFunction] = dict(tasks or {})
         self.allow_subprocess = allow_subprocess
         self.env = dict(env or {})
+        self.cancel_grace = cancel_grace
+        self.executable_check = executable_check
         self._closed = False
+        self._last: CompletedHandle | None = None
+
+    capabilities = ExecutorCapabilities(
+        cancel_running=False, time_limit=True, attach=False, concurrent=False
+    )
+
+    @property
+    def executor_error_log(self) -> str | None:
+        """Executor-side errors of the last submission, or None."""
+        return executor_errors(self._last)
+
+    def attach(self, state: Mapping[str, Any]) -> Handle:
+        """Always refused: inline units ran inside `submit`; nothing is left."""
+        raise ExecutorError(
+            "InlineExecutor cannot reattach to a submission: its units ran inside "
+            "submit(); submit them again instead."
+        )
 
     def register(self, command: str, function: TaskFunction) -> None:
         """Make units with this exact `command` string call `function`."""
@@ -92,7 +132,9 @@ class InlineExecutor(ExecutorContext):
             raise ExecutorError("InlineExecutor is shut down: submission refused.")
         check_unique_ids(units)
         submission_limit(units)  # same validation as the local executor
-        return CompletedHandle({unit.id: self._run(unit) for unit in units})
+        results = {unit.id: self._run(unit) for unit in units}
+        self._last = CompletedHandle(results, units)
+        return self._last
 
     def _run(self, unit: WorkUnit) -> UnitResult:
         function = self.tasks.get(unit.command)
@@ -108,6 +150,11 @@ class InlineExecutor(ExecutorContext):
         return self._subprocess(unit)
 
     def _call(self, unit: WorkUnit, function: TaskFunction) -> UnitResult:
+        started_at = utc_now()
+        result = self._call_function(unit, function)
+        return with_times(result, started_at, utc_now(), None)
+
+    def _call_function(self, unit: WorkUnit, function: TaskFunction) -> UnitResult:
         unit.log_file.parent.mkdir(parents=True, exist_ok=True)
         try:
             if unit.output_file.exists():
@@ -125,10 +172,11 @@ class InlineExecutor(ExecutorContext):
         return judge_exit(unit, 0)
 
     def _subprocess(self, unit: WorkUnit) -> UnitResult:
-        proc = ProcessStarter(self.env).start(unit)
+        starter = ProcessStarter(self.env, executable_check=self.executable_check)
+        proc = starter.start(unit)
         if isinstance(proc, UnitResult):
             return proc
-        return judge_exit(unit, proc.wait())
+        return RunningUnit(unit, proc, self.cancel_grace).finish()
 
     def shutdown(self, *, cancel: bool = False) -> None:
         """Refuse further submissions (nothing runs in the background)."""

@@ -15,28 +15,31 @@ is over). Unlike the reference, `cancel()` also stops running processes.
 
 from __future__ import annotations
 
-import contextlib
-import enum
 import logging
 import os
-import signal
-import subprocess
 import threading
-import time
 from collections.abc import Mapping
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+from ._attach import AttachedHandle
+from ._board import ResultBoard
+from ._board import executor_errors
 from ._limits import check_unique_ids
 from ._limits import submission_limit
 from ._process import ExecutorContext
 from ._process import ProcessStarter
+from ._process import RunningUnit
+from ._unit import ExecutableCheck
 from ._unit import cancelled
 from ._unit import failed
-from ._unit import judge_exit
+from ._unit import local_executable_check
+from .base import ExecutorCapabilities
 from .base import ExecutorError
 from .base import FailureKind
 from .base import UnitResult
+from .base import UnitState
 from .base import WorkUnit
 
 logger = logging.getLogger(__name__)
@@ -49,23 +52,10 @@ def default_max_workers() -> int:
     return min(32, (os.cpu_count() or 1) + 4)
 
 
-class _State(enum.Enum):
-    PENDING = "pending"  # not started (maybe queued in the pool)
-    STARTING = "starting"  # a worker took it; the process may not exist yet
-    RUNNING = "running"
-    DONE = "done"
-
-
-def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    """Send `sig` to the unit's process group while its leader is not reaped."""
-    if proc.returncode is not None:
-        return  # reaped: the group id may no longer be ours
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, sig)
-
-
-class LocalHandle:
+class LocalHandle(ResultBoard):
     """One submission to a `LocalExecutor`; thread-safe, see `base.Handle`."""
+
+    executor_kind = "local"
 
     def __init__(
         self,
@@ -76,20 +66,18 @@ class LocalHandle:
         chunk_barrier: bool,
         cancel_grace: float,
         env: Mapping[str, str],
+        executable_check: ExecutableCheck = local_executable_check,
     ) -> None:
+        super().__init__(units)
         self._pool = pool
-        self._units = list(units)
         self._limit = limit if limit is not None else max(len(self._units), 1)
         self._chunk_barrier = chunk_barrier
         self._cancel_grace = cancel_grace
-        self._cond = threading.Condition(threading.Lock())
-        self._state = [_State.PENDING] * len(self._units)
-        self._procs: dict[int, subprocess.Popen[bytes]] = {}
-        self._results: dict[int, UnitResult] = {}
+        self._running: dict[int, RunningUnit] = {}
         self._next = 0
         self._in_flight = 0
         self._cancelled = False
-        self._starter = ProcessStarter(env)
+        self._starter = ProcessStarter(env, executable_check=executable_check)
 
     # -- scheduling -----------------------------------------------------------
 
@@ -119,34 +107,28 @@ class LocalHandle:
     def _fail_unscheduled(self, message: str) -> None:
         """Give every unit not yet handed to the pool an EXECUTOR_ERROR (locked)."""
         for index in range(self._next, len(self._units)):
-            self._state[index] = _State.DONE
-            self._results[index] = failed(
-                self._units[index], FailureKind.EXECUTOR_ERROR, message
+            self._set_done(
+                index,
+                failed(self._units[index], FailureKind.EXECUTOR_ERROR, message),
             )
         self._next = len(self._units)
-        self._cond.notify_all()
 
     def _finish(self, index: int, result: UnitResult) -> None:
         with self._cond:
-            self._procs.pop(index, None)
-            if self._state[index] is not _State.DONE:
-                self._state[index] = _State.DONE
-                self._results[index] = result
+            self._running.pop(index, None)
+            self._set_done(index, result)
             self._in_flight -= 1
             self._pump()
-            if len(self._results) == len(self._units):
-                self._cond.notify_all()  # waiters only care about completion
 
     # -- one unit (runs in a pool thread) ---------------------------------------
 
     def _run(self, index: int) -> None:
         unit = self._units[index]
         with self._cond:
-            if self._state[index] is _State.DONE:  # cancelled while queued
+            if self._state[index] is UnitState.DONE:  # cancelled while queued
                 self._in_flight -= 1
-                self._cond.notify_all()
                 return
-            self._state[index] = _State.STARTING
+            self._state[index] = UnitState.RUNNING
         try:
             result = self._run_process(index, unit)
         except Exception as exc:  # never leave a unit without a result
@@ -160,74 +142,34 @@ class LocalHandle:
         proc = self._starter.start(unit)
         if isinstance(proc, UnitResult):
             return proc
+        running = RunningUnit(unit, proc, self._cancel_grace)
         with self._cond:
-            self._procs[index] = proc
-            self._state[index] = _State.RUNNING
+            self._running[index] = running
+            self._native[index] = running.native_id
+            self._extra[index] = {
+                "pid_start_time": running.session.start_time,
+                "started_at": running.started_at.isoformat(),
+            }
             cancel_now = self._cancelled
         if cancel_now:  # cancel() ran while the process was being created
-            self._terminate([proc])
-        returncode = proc.wait()
-        # cancel() sets the flag before signalling, so no lock is needed to see it
-        if self._cancelled and returncode != 0:
-            return cancelled(unit, returncode=returncode)
-        return judge_exit(unit, returncode)
+            running.stop(FailureKind.CANCELLED)
+        return running.finish()
 
     # -- cancellation -------------------------------------------------------------
 
-    def _terminate(self, procs: list[subprocess.Popen[bytes]]) -> None:
-        """SIGTERM now, SIGKILL after the grace period for whoever is still alive."""
-        for proc in procs:
-            _signal_group(proc, signal.SIGTERM)
-
-        def escalate() -> None:
-            deadline = time.monotonic() + self._cancel_grace
-            while time.monotonic() < deadline:
-                if all(p.returncode is not None for p in procs):
-                    return
-                time.sleep(0.05)
-            for proc in procs:
-                _signal_group(proc, signal.SIGKILL)
-
-        threading.Thread(target=escalate, name="fractal-unit-kill", daemon=True).start()
-
     def cancel(self) -> None:
-        """Mark queued units CANCELLED and terminate the running processes."""
+        """Mark queued units CANCELLED and terminate the running process trees."""
         with self._cond:
             if self._cancelled:
                 return
             self._cancelled = True
             for index, state in enumerate(self._state):
-                if state is _State.PENDING:
-                    self._state[index] = _State.DONE
-                    self._results[index] = cancelled(self._units[index])
-            running = list(self._procs.values())
-            self._cond.notify_all()
+                if state is UnitState.PENDING:
+                    self._set_done(index, cancelled(self._units[index]))
+            running = list(self._running.values())
         logger.info("Cancelling submission: %d running units terminated", len(running))
-        if running:
-            self._terminate(running)
-
-    # -- observation ----------------------------------------------------------------
-
-    def done(self) -> bool:
-        with self._cond:
-            return len(self._results) == len(self._units)
-
-    def wait(self, timeout: float | None = None) -> bool:
-        with self._cond:
-            return self._cond.wait_for(
-                lambda: len(self._results) == len(self._units), timeout
-            )
-
-    def results(self) -> dict[str, UnitResult]:
-        self.wait()
-        with self._cond:
-            return {
-                self._units[index].id: self._results[index]
-                for index in range(len(self._units))
-            }
-
-    def __len__(self) -> int:
-        return len(self._units)
+        for unit in running:
+            unit.stop(FailureKind.CANCELLED)
 
 
 class LocalExecutor(ExecutorContext):
@@ -249,6 +191,7 @@ class LocalExecutor(ExecutorContext):
         chunk_barrier: bool = False,
         cancel_grace: float = DEFAULT_CANCEL_GRACE,
         env: Mapping[str, str] | None = None,
+        executable_check: ExecutableCheck = local_executable_check,
     ) -> None:
         if max_workers is not None and (
             isinstance(max_workers, bool)
@@ -264,6 +207,8 @@ class LocalExecutor(ExecutorContext):
         self.chunk_barrier = chunk_barrier
         self.cancel_grace = cancel_grace
         self.env = dict(env or {})
+        self.executable_check = executable_check
+        self._last: LocalHandle | None = None
         self._pool = ThreadPoolExecutor(
             max_workers=self.max_workers, thread_name_prefix="fractal-unit"
         )
@@ -293,12 +238,45 @@ class LocalExecutor(ExecutorContext):
                 chunk_barrier=self.chunk_barrier,
                 cancel_grace=self.cancel_grace,
                 env=self.env,
+                executable_check=self.executable_check,
             )
+            self._last = handle
             self._handles = [h for h in self._handles if not h.done()]
             self._handles.append(handle)
         logger.debug("Submitted %d units (limit %s)", len(units), limit)
         handle._start()
         return handle
+
+    capabilities = ExecutorCapabilities()
+
+    @property
+    def executor_error_log(self) -> str | None:
+        """Executor-side errors of the last submission (units it could not schedule).
+
+        Task failures are on each unit's result, not here; None when all is well.
+        """
+        with self._lock:
+            return executor_errors(self._last)
+
+    def attach(
+        self, state: Mapping[str, Any], *, poll_interval: float = 0.1
+    ) -> AttachedHandle:
+        """Pick up a submission of a process that is gone (see `_attach`).
+
+        Units whose recorded process still runs are waited for by polling and
+        judged by their output file; units whose process is gone are judged by
+        their output file, or fail with `EXECUTOR_ERROR` "process lost after a
+        restart" when there is none. Recorded final results are kept.
+        """
+        with self._lock:
+            if self._closed:
+                raise ExecutorError("LocalExecutor is shut down: attach refused.")
+        return AttachedHandle.from_snapshot(
+            state,
+            executor_kind="local",
+            grace=self.cancel_grace,
+            poll_interval=poll_interval,
+        )
 
     def shutdown(self, *, cancel: bool = False) -> None:
         """Refuse new submissions, optionally cancel, wait for every unit, release."""

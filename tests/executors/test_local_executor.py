@@ -17,6 +17,7 @@ from fractal_core.executors import InlineExecutor
 from fractal_core.executors import LocalExecutor
 from fractal_core.executors import UnitStatus
 from fractal_core.executors import WorkUnit
+from fractal_core.executors._unit import LOG_EXCERPT_CHARS
 from fractal_core.executors._unit import MAX_LEN_STDERR
 
 UnitFactory = Callable[..., WorkUnit]
@@ -108,7 +109,7 @@ def test_long_log_replaced_by_placeholder(make_unit: UnitFactory) -> None:
     assert f"Cannot display stderr of length {len(full)}" in result.failure.message
     assert str(unit.log_file) in result.failure.message
     assert "xxxxxxxxxx" not in result.failure.message
-    assert len(result.failure.log) == MAX_LEN_STDERR
+    assert len(result.failure.log) == LOG_EXCERPT_CHARS  # an excerpt, not megabytes
     assert result.failure.log.endswith("END-OF-LOG")
 
 

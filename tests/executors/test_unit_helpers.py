@@ -15,6 +15,7 @@ from fractal_core.executors import LocalExecutor
 from fractal_core.executors import ResourceRequest
 from fractal_core.executors import UnitStatus
 from fractal_core.executors import WorkUnit
+from fractal_core.executors._unit import LOG_EXCERPT_CHARS
 from fractal_core.executors._unit import MAX_LEN_STDERR
 from fractal_core.executors._unit import InvalidCommand
 from fractal_core.executors._unit import InvalidOutput
@@ -75,12 +76,13 @@ def test_long_logs_are_replaced_and_tailed(length: int) -> None:
     text = "a" * (length - 1) + "Z" if length else ""
     message = stderr_for_message(text, Path("/jobs/log.txt"))
     kept = log_for_failure(text)
+    assert kept == text[-LOG_EXCERPT_CHARS:]
     if length <= MAX_LEN_STDERR:
-        assert message == text and kept == text
+        assert message == text
     else:
         assert message.startswith(f"Cannot display stderr of length {length}.")
         assert "/jobs/log.txt" in message
-        assert len(kept) == MAX_LEN_STDERR and kept.endswith("Z")
+        assert len(kept) == LOG_EXCERPT_CHARS and kept.endswith("Z")
 
 
 @given(
