@@ -93,6 +93,13 @@ class Host(Protocol):
 
         `on_output` is called with every stdout/stderr line while the command runs,
         so callers can stream progress (e.g. into an activity log).
+
+        Contract (checked by `tests/hosts/contract.py` for every host): the command
+        runs in a process group of its own; when `timeout` expires the whole group
+        is killed and `CommandTimeoutError` raised; when the wait is interrupted by
+        any exception (Ctrl-C included) the whole group is killed (SIGTERM, then
+        SIGKILL after a short grace) before the exception propagates; group
+        members still running after a normal exit are killed too.
         """
         ...
 

@@ -1,4 +1,11 @@
-"""`LocalHost`: the Host seam on this machine, as the current user."""
+"""`LocalHost`: the Host seam on this machine, as the current user.
+
+Every command starts in a session (and process group) of its own, so that the
+whole tree it spawns can be signalled at once. Whatever ends the wait (normal
+exit, timeout, Ctrl-C, any other exception), no member of that group outlives
+`run`: on timeout or exception the group gets SIGTERM, then SIGKILL after a
+short grace; after a normal exit, leftover members get SIGKILL.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +31,12 @@ from .base import check_removal_target
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_KILL_GRACE = 2.0
+"""Seconds between SIGTERM and SIGKILL when a command must be stopped."""
+
+_READER_JOIN_TIMEOUT = 5.0
+"""How long to wait for the output readers once the command's group is gone."""
+
 
 def _pump(stream: IO[str], sink: list[str], on_output: OutputCallback | None) -> None:
     """Read `stream` line by line into `sink`, forwarding each line to `on_output`."""
@@ -36,8 +50,54 @@ def _pump(stream: IO[str], sink: list[str], on_output: OutputCallback | None) ->
     stream.close()
 
 
+def _signal_group(pgid: int, sig: int) -> None:
+    """Send `sig` to process group `pgid`; a group already gone is fine."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def wait_exited(pid: int, timeout: float | None) -> bool:
+    """Wait until child `pid` has exited, WITHOUT reaping it; False on timeout.
+
+    The unreaped child keeps its pid (hence its process-group id) reserved, so
+    signalling the group afterwards cannot hit an unrelated, recycled group.
+    """
+    flags = os.WEXITED | os.WNOWAIT
+    try:
+        if timeout is None:
+            os.waitid(os.P_PID, pid, flags)
+            return True
+        deadline = time.monotonic() + timeout
+        delay = 0.0005
+        while os.waitid(os.P_PID, pid, flags | os.WNOHANG) is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.05)
+        return True
+    except ChildProcessError:  # already reaped elsewhere
+        return True
+
+
+def stop_group(proc: subprocess.Popen[str], grace: float) -> None:
+    """SIGTERM the command's group, SIGKILL it after `grace` s, then reap the leader.
+
+    A second interruption during the grace period still ends in SIGKILL.
+    """
+    try:
+        _signal_group(proc.pid, signal.SIGTERM)
+        wait_exited(proc.pid, grace)
+    finally:
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 class LocalHost:
     """Run commands with `subprocess` (argument lists only) and use local files."""
+
+    def __init__(self, *, kill_grace: float = DEFAULT_KILL_GRACE) -> None:
+        self.kill_grace = kill_grace
 
     def run(
         self,
@@ -48,7 +108,11 @@ class LocalHost:
         timeout: float | None = None,
         on_output: OutputCallback | None = None,
     ) -> CommandResult:
-        """Run `argv` without a shell; stream output lines to `on_output`."""
+        """Run `argv` without a shell; stream output lines to `on_output`.
+
+        Never leaves a process of the command's group behind (see the module doc);
+        on timeout raises `CommandTimeoutError`, other exceptions are re-raised.
+        """
         argv = [str(a) for a in argv]
         if not argv:
             raise HostError("Cannot run an empty argument list.")
@@ -72,6 +136,30 @@ class LocalHost:
             raise HostError(f"Cannot run {argv!r}: {e}") from e
         out: list[str] = []
         err: list[str] = []
+        readers = self._start_readers(proc, out, err, on_output)
+        try:
+            finished = wait_exited(proc.pid, timeout)
+        except BaseException:
+            logger.debug("run %r interrupted: stopping its process group", argv)
+            stop_group(proc, self.kill_grace)
+            self._join(readers)
+            raise
+        if not finished:
+            stop_group(proc, self.kill_grace)
+            self._join(readers)
+            raise CommandTimeoutError(argv, timeout or 0, "".join(out), "".join(err))
+        _signal_group(proc.pid, signal.SIGKILL)  # stragglers; the leader is a zombie
+        proc.wait()
+        self._join(readers)
+        return CommandResult(tuple(argv), proc.returncode, "".join(out), "".join(err))
+
+    @staticmethod
+    def _start_readers(
+        proc: subprocess.Popen[str],
+        out: list[str],
+        err: list[str],
+        on_output: OutputCallback | None,
+    ) -> list[threading.Thread]:
         assert proc.stdout is not None and proc.stderr is not None
         readers = [
             threading.Thread(target=_pump, args=(proc.stdout, out, on_output)),
@@ -80,20 +168,13 @@ class LocalHost:
         for t in readers:
             t.daemon = True
             t.start()
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired as e:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            for t in readers:
-                t.join()
-            raise CommandTimeoutError(
-                argv, timeout or 0, "".join(out), "".join(err)
-            ) from e
+        return readers
+
+    @staticmethod
+    def _join(readers: list[threading.Thread]) -> None:
+        """Join the output readers (bounded: an escaped process may hold a pipe)."""
         for t in readers:
-            t.join()
-        return CommandResult(tuple(argv), proc.returncode, "".join(out), "".join(err))
+            t.join(_READER_JOIN_TIMEOUT)
 
     def exists(self, path: str) -> bool:
         """True if `path` exists."""

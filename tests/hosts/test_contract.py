@@ -1,0 +1,31 @@
+"""The Host contract (tests/hosts/contract.py), run on every implementation."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from fractal_core.hosts import LocalHost
+
+from .contract import HOST_CASES
+from .contract import HostFactory
+from .contract import HostUnderTest
+
+
+def local_host(tmp: str) -> HostUnderTest:
+    """This machine, with a short kill grace to keep the suite quick."""
+    return HostUnderTest(LocalHost(kill_grace=0.5), sys.executable, tmp)
+
+
+FACTORIES: dict[str, HostFactory] = {"local": local_host}
+
+
+@pytest.mark.parametrize("factory", FACTORIES.values(), ids=list(FACTORIES))
+@pytest.mark.parametrize("case", HOST_CASES, ids=[c.__name__ for c in HOST_CASES])
+def test_host_contract(
+    factory: HostFactory, case: Callable[[HostUnderTest], None], tmp_path: Path
+) -> None:
+    case(factory(str(tmp_path)))
