@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from fractal_core.errors import FractalCoreError
+from fractal_core.types.json_text import JsonTextError
+from fractal_core.types.json_text import read_json_path
 
 __all__ = ["read_json_file", "write_json_file"]
 
@@ -14,12 +16,13 @@ __all__ = ["read_json_file", "write_json_file"]
 def read_json_file(
     path: str | Path, error: type[FractalCoreError] = FractalCoreError
 ) -> Any:
-    """Parse a JSON file; invalid JSON raises ``error`` naming the file."""
+    """Parse a JSON file strictly (``types.json_text``): a file that is not
+    UTF-8, not JSON, holds NaN or nests too deeply raises ``error`` naming it."""
     file_path = Path(path)
     try:
-        return json.loads(file_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise error(f"{file_path} is not valid JSON: {exc}") from exc
+        return read_json_path(file_path)
+    except JsonTextError as exc:
+        raise error(f"{file_path} is {exc}.") from None
 
 
 def write_json_file(data: Any, path: str | Path) -> Path:

@@ -6,6 +6,7 @@ from .errors import ManifestError
 from .errors import ManifestProblem
 from .loader import load_manifest
 from .loader import parse_manifest
+from .loader import parse_manifest_bytes
 from .loader import tasks_from_manifest_file
 from .models import MANIFEST_FILENAME
 from .models import ManifestV2
@@ -19,5 +20,6 @@ __all__ = [
     "TaskManifestV2",
     "load_manifest",
     "parse_manifest",
+    "parse_manifest_bytes",
     "tasks_from_manifest_file",
 ]

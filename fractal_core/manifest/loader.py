@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from ..types.json_text import JsonTextError
+from ..types.json_text import parse_json_bytes
 from .errors import ManifestError
 from .errors import ManifestProblem
 from .errors import problems_from_validation_error
@@ -69,24 +70,27 @@ def load_manifest(path: str | Path) -> ManifestV2:
         manifest_path = manifest_path / MANIFEST_FILENAME
     source = str(manifest_path)
     try:
-        text = manifest_path.read_text(encoding="utf-8")
+        raw = manifest_path.read_bytes()
     except OSError as error:
         raise ManifestError(
             [ManifestProblem(f"Cannot read the manifest: {error.strerror or error}.")],
             source,
         ) from error
+    return parse_manifest_bytes(raw, source)
+
+
+def parse_manifest_bytes(raw: bytes, source: str | None = None) -> ManifestV2:
+    """Validate a manifest file's content, read as strict JSON.
+
+    Content that is not UTF-8, not JSON, holds NaN or nests deeper than
+    `MAX_JSON_DEPTH` raises `ManifestError` naming `source` and the problem.
+    """
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ManifestError(
-            [
-                ManifestProblem(
-                    f"Not valid JSON: {error.msg} "
-                    f"(line {error.lineno}, column {error.colno})."
-                )
-            ],
-            source,
-        ) from error
+        data = parse_json_bytes(raw)
+    except JsonTextError as error:
+        reason = str(error)
+        message = f"{reason[:1].upper()}{reason[1:]}."
+        raise ManifestError([ManifestProblem(message)], source) from None
     return parse_manifest(data, source)
 
 

@@ -13,6 +13,7 @@ from fractal_core.manifest import MANIFEST_FILENAME
 from fractal_core.manifest import ManifestError
 from fractal_core.manifest import load_manifest
 from fractal_core.manifest import parse_manifest
+from fractal_core.manifest import parse_manifest_bytes
 from fractal_core.manifest import tasks_from_manifest_file
 
 SCHEMA = {
@@ -216,3 +217,24 @@ def test_names_equal_after_stripping_clash_at_dry_run() -> None:
     assert [(p.task_name, p.field) for p in info.value.problems] == [
         ("illumination", "name")
     ]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b'{"manifest_version": "2", "task_list": [\xfe]}', "Not UTF-8 at byte 40"),
+        (b"[" * 100_000 + b"]" * 100_000, "Nested deeper than 256 levels"),
+        (b'{"manifest_version": "2", "task_list": [], "x": NaN}', "NaN"),
+    ],
+)
+def test_hostile_bytes_give_manifest_errors(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    # Issue 13: these escaped as raw UnicodeDecodeError / RecursionError.
+    path = tmp_path / "m.json"
+    path.write_bytes(content)
+    with pytest.raises(ManifestError, match=expected) as info:
+        load_manifest(path)
+    assert str(path) in str(info.value)
+    with pytest.raises(ManifestError, match=expected):
+        parse_manifest_bytes(content, "wheel.whl!m.json")
