@@ -8,6 +8,7 @@ so that `load_manifest` can report them precisely.
 from __future__ import annotations
 
 import logging
+import shlex
 from pathlib import Path
 from pathlib import PurePosixPath
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel
 from pydantic import Field
 from pydantic import ValidationError
+from pydantic import field_validator
 from pydantic import model_validator
 from pydantic_core import PydanticCustomError
 
@@ -25,6 +27,9 @@ from ..domain.task_group import duplicate_names
 from ..types import DictStrAny
 from ..types import HttpUrlStr
 from ..types import NonEmptyStr
+from ..types import validate_cmd
+from ..types.strings import has_dotdot_component
+from ..types.urls import val_no_control_characters
 from .errors import ManifestError
 from .errors import ManifestProblem
 from .errors import problems_from_validation_error
@@ -59,6 +64,26 @@ def _stripped_name_clashes(tasks: list[Task]) -> list[ManifestProblem]:
     return problems
 
 
+def task_command(python: PurePosixPath, executable: PurePosixPath) -> str:
+    """`python executable` as a stored command that `shlex.split` reads back.
+
+    Each path is quoted only when needed (`shlex.join`), so plain paths give
+    the reference's `f"{python} {executable}"` and a folder with a space still
+    runs the right file. Characters that `validate_cmd` refuses in commands
+    (`$`, `(`, `;`...) cannot be quoted away: `CommandPathError` names them.
+    """
+    for what, path in (("python executable", python), ("executable", executable)):
+        try:
+            validate_cmd(str(path), attribute_name=f"Path of the {what}")
+        except ValueError as error:
+            raise CommandPathError(str(error)) from None
+    return shlex.join([str(python), str(executable)])
+
+
+class CommandPathError(ValueError):
+    """A path that cannot appear in a stored task command (see `task_command`)."""
+
+
 class TaskManifestV2(BaseModel):
     """One task entry of a manifest; executables are relative to the package root."""
 
@@ -77,6 +102,23 @@ class TaskManifestV2(BaseModel):
     modality: str | None = None
     tags: list[str] = Field(default_factory=list)
     type: TaskType | None = None
+
+    @field_validator("executable_non_parallel", "executable_parallel")
+    @classmethod
+    def _executable_inside_package(cls, value: str | None) -> str | None:
+        """An executable is a path inside the package: relative, without `..`."""
+        if value is None:
+            return value
+        val_no_control_characters(value, "executable")
+        if value.startswith("/"):
+            raise ValueError(
+                f"executable must be relative to the package root (given {value!r})."
+            )
+        if has_dotdot_component(value):
+            raise ValueError(
+                f"executable must not contain a '..' component (given {value!r})."
+            )
+        return value
 
     @model_validator(mode="after")
     def validate_executable_args_meta(self) -> TaskManifestV2:
@@ -182,7 +224,18 @@ class ManifestV2(BaseModel):
                 )
             )
         for index, entry in enumerate(self.task_list):
-            attributes = self._task_attributes(entry, python, root, package_version)
+            try:
+                attributes = self._task_attributes(entry, python, root, package_version)
+            except CommandPathError as error:
+                problems.append(
+                    ManifestProblem(
+                        message=str(error),
+                        field="command",
+                        task_index=index,
+                        task_name=entry.name,
+                    )
+                )
+                continue
             try:
                 task = Task.model_validate(attributes)
             except ValidationError as error:
@@ -227,5 +280,5 @@ class ManifestV2(BaseModel):
         for side in ("non_parallel", "parallel"):
             executable = getattr(entry, f"executable_{side}")
             if executable is not None:
-                attributes[f"command_{side}"] = f"{python} {root / executable}"
+                attributes[f"command_{side}"] = task_command(python, root / executable)
         return attributes
