@@ -28,6 +28,7 @@ from ..executors.base import WorkUnit
 from .arguments import compute_unit_args
 from .arguments import non_parallel_args
 from .arguments import parallel_unit_args
+from .control import JobControl
 from .errors import TaskExecutionError
 from .errors import TaskOutputValidationError
 from .errors import TooManyParallelizationItems
@@ -44,6 +45,9 @@ from .task_files import TaskFiles
 from .task_files import multisubmit_task_files
 
 logger = logging.getLogger(__name__)
+
+# How long an interrupted wait gives the cancelled units' processes to end.
+CANCEL_WAIT_S = 15.0
 
 
 @dataclass
@@ -74,6 +78,8 @@ class TaskContext:
     env: Mapping[str, str] = field(default_factory=dict)
     max_parallelization_list_size: int = 20_000
     default_parallel_tasks_per_job: int | None = None
+    default_unit_timeout_s: float | None = None
+    control: JobControl | None = None
 
     @property
     def base_files(self) -> TaskFiles:
@@ -106,23 +112,27 @@ def _check_size(n: int, limit: int) -> None:
         )
 
 
-def _run_units(
+def _resources(ctx: TaskContext, which: str) -> ResourceRequest:
+    """The typed resource request of the step's units (meta kept raw too)."""
+    return ResourceRequest.from_meta(
+        ctx.meta(which),
+        parallel_tasks_per_job=ctx.batch_size(which),
+        default_time_limit_s=ctx.default_unit_timeout_s,
+    )
+
+
+def _write_units(
     ctx: TaskContext,
-    *,
-    command: str | None,
+    command: str,
     list_args: Sequence[dict[str, Any]],
     list_files: Sequence[TaskFiles],
     which: str,
-) -> list[UnitResult]:
-    """Write argument files, submit every unit in one batch, wait, return results."""
-    if command is None:
-        raise ValueError(
-            f"Task '{ctx.task.name}' of type '{ctx.task_type}' has no command_{which}."
-        )
+) -> list[WorkUnit]:
+    """Write every unit's argument file; return the units to submit."""
     subfolder = list_files[0].wftask_subfolder_local
     subfolder.mkdir(parents=True, exist_ok=True)
-    meta = ctx.meta(which)
-    resources = ResourceRequest(meta=meta, parallel_tasks_per_job=ctx.batch_size(which))
+    resources = _resources(ctx, which)
+    env = dict(ctx.env)
     units = []
     for ind, (args, files) in enumerate(zip(list_args, list_files, strict=True)):
         with open(files.args_file_local, "w") as f:
@@ -137,17 +147,78 @@ def _run_units(
                 args_file=files.args_file_local,
                 output_file=files.metadiff_file_local,
                 log_file=files.log_file_local,
+                args_file_remote=files.args_file_remote.as_posix(),
+                output_file_remote=files.metadiff_file_remote.as_posix(),
+                log_file_remote=files.log_file_remote.as_posix(),
                 resources=resources,
-                env=dict(ctx.env),
+                env=env,
             )
         )
+    return units
+
+
+def _collect(
+    ctx: TaskContext, handle: Any, images_per_unit: Mapping[str, int]
+) -> dict[str, UnitResult]:
+    """Wait for every result, counting each finished unit in the job's progress."""
+    control = ctx.control
+    if control is not None:
+        for result in handle.as_completed():
+            control.unit_finished(
+                ctx.workflowtask_key,
+                ok=result.ok,
+                num_images=images_per_unit.get(result.unit_id, 0),
+            )
+    results: dict[str, UnitResult] = handle.results()
+    return results
+
+
+def _run_units(
+    ctx: TaskContext,
+    *,
+    command: str | None,
+    list_args: Sequence[dict[str, Any]],
+    list_files: Sequence[TaskFiles],
+    which: str,
+    zarr_urls: Sequence[Sequence[str]] | None = None,
+) -> list[UnitResult]:
+    """Write argument files, submit every unit in one batch, wait, return results.
+
+    Raises `JobCancelledError` when the job was cancelled meanwhile; any other
+    interruption (Ctrl-C) cancels the batch and waits briefly for its processes.
+    """
+    if command is None:
+        raise ValueError(
+            f"Task '{ctx.task.name}' of type '{ctx.task_type}' has no command_{which}."
+        )
+    if ctx.control is not None:
+        ctx.control.check()
+    units = _write_units(ctx, command, list_args, list_files, which)
+    images_per_unit = {
+        unit.id: len(urls) for unit, urls in zip(units, zarr_urls or [], strict=False)
+    }
+    if ctx.control is not None:
+        ctx.control.units_submitted(
+            ctx.workflowtask_key,
+            num_units=len(units),
+            num_images=sum(images_per_unit.values()),
+        )
     handle = ctx.executor.submit(units)
+    if ctx.control is not None:
+        ctx.control.watch(handle)
     try:
-        results = handle.results()
+        results = _collect(ctx, handle, images_per_unit)
     except BaseException:
-        # Interrupted while waiting (e.g. KeyboardInterrupt): stop the units.
+        # Interrupted while waiting (e.g. KeyboardInterrupt): stop the units and
+        # give their processes a moment to go before the job records its end.
         handle.cancel()
+        handle.wait(timeout=CANCEL_WAIT_S)
         raise
+    finally:
+        if ctx.control is not None:
+            ctx.control.unwatch(handle)
+    if ctx.control is not None:
+        ctx.control.check()
     ordered = []
     for unit in units:
         result = results.get(unit.id)
@@ -249,14 +320,21 @@ def _new_single_unit(
     return _SingleUnit(list(zarr_urls or []), args, files, unit_id)
 
 
-def _run_single_unit(ctx: TaskContext, unit: _SingleUnit) -> UnitResult:
-    """Submit the one unit with the task's non-parallel command; wait for it."""
+def _run_single_unit(
+    ctx: TaskContext, unit: _SingleUnit, *, count_images: bool = True
+) -> UnitResult:
+    """Submit the one unit with the task's non-parallel command; wait for it.
+
+    `count_images=False` (a compound task's init unit) keeps its images out of
+    the progress counters, which count them once, on the compute units.
+    """
     (result,) = _run_units(
         ctx,
         command=ctx.task.command_non_parallel,
         list_args=[unit.args],
         list_files=[unit.files],
         which="non_parallel",
+        zarr_urls=[unit.zarr_urls if count_images else []],
     )
     return result
 
@@ -300,6 +378,7 @@ def run_parallel(
         list_args=list_args,
         list_files=list_files,
         which="parallel",
+        zarr_urls=[[url] for url in zarr_urls],
     )
     outcomes = {
         ind: _task_outcome(ctx, result, files, [url])
@@ -322,7 +401,7 @@ def run_compound(
     )
     init_files, init_id = init.files, init.unit_id
     try:
-        init_result = _run_single_unit(ctx, init)
+        init_result = _run_single_unit(ctx, init, count_images=False)
         if not init_result.ok:
             raise _exception_of(ctx, init_result)
         init_output = validate_init_task_output(
@@ -362,6 +441,7 @@ def run_compound(
             list_args=list_args,
             list_files=list_files,
             which="parallel",
+            zarr_urls=[[item.zarr_url] for item in items],
         )
     except Exception:
         _finish_units(

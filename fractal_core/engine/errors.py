@@ -7,15 +7,24 @@ reasons apart while still matching the reference's base classes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import FractalCoreError
 
 
 class JobExecutionError(RuntimeError, FractalCoreError):
     """A job-level failure (a task failed, its outputs could not be applied, ...)."""
 
-    def __init__(self, *args: object, info: str | None = None) -> None:
+    def __init__(
+        self,
+        *args: object,
+        info: str | None = None,
+        failures: list[Any] | None = None,
+    ) -> None:
         super().__init__(*args)
         self.info = info
+        # The failed units (task, images, message), when a task's units failed.
+        self.failures: list[Any] = list(failures or [])
 
     def assemble_error(self) -> str:
         """The text the reference writes into the job log after "TRACEBACK:"."""
@@ -82,3 +91,23 @@ class MissingImageError(TaskOutputApplicationError, KeyError):
 
 class UnreachableBranchError(RuntimeError, FractalCoreError):
     """An executor broke its contract (e.g. a unit without a result)."""
+
+
+class JobCancelledError(JobExecutionError):
+    """The job was cancelled (by a caller, Ctrl-C or its time limit)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(info=f"Job cancelled: {reason}")
+        self.reason = reason
+
+
+class JobTimeoutError(JobCancelledError):
+    """The job ran longer than its time limit and was cancelled."""
+
+
+class JobRefusedError(ValueError, FractalCoreError):
+    """A job cannot start: nothing was created (busy dataset, inactive task, ...)."""
+
+
+class DatasetBusyError(JobRefusedError):
+    """Another job of this process is running on the same dataset."""

@@ -1,10 +1,13 @@
-"""The recorder seam: what the engine reports while a job runs.
+"""The recorder seam: what the engine reports while a job runs, and what it asks.
 
 The engine never touches a database. It calls a `Recorder` at each step (job
 started/ended, history run started/ended, units created and finished, image
-cache rows, dataset images written, accounting, executor error log); the
-in-memory implementation below keeps everything in dicts and answers the
-reference's status queries. A SQL repository implements the same protocol.
+cache rows, and once per applied task a `TaskApplied` event carrying only what
+changed, so a database writes O(k) rows in one transaction). Queries live in a
+separate protocol, `HistoryQueries`; the engine itself needs only
+`image_status`, for status-based reruns. `InMemoryRecorder` implements both; a
+SQL repository implements the same protocols and passes the same contract
+suite (`tests/engine/recorder_contract.py`).
 """
 
 from __future__ import annotations
@@ -23,14 +26,18 @@ from typing import runtime_checkable
 
 from ..domain.history import HistoryUnitStatus
 from ..domain.job import JobStatus
+from ..images.image_list import ImageList
 
 __all__ = [
+    "HistoryQueries",
     "HistoryStatus",
+    "ImageChanges",
     "InMemoryRecorder",
     "JobStatus",
     "NewUnit",
     "Recorder",
     "RunRecord",
+    "TaskApplied",
     "UnitRecord",
 ]
 
@@ -47,6 +54,43 @@ class NewUnit:
 
     logfile: str
     zarr_urls: list[str]
+
+
+@dataclass(frozen=True)
+class ImageChanges:
+    """What one task did to a dataset's image list, in application order.
+
+    `created` images were appended (in this order), `updated` images replaced
+    the image with the same zarr_url in place (full new content; images whose
+    content did not change are left out), `removed` lists removed zarr_urls.
+    """
+
+    created: list[dict[str, Any]] = field(default_factory=list)
+    updated: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.created) + len(self.updated) + len(self.removed)
+
+
+@dataclass(frozen=True)
+class TaskApplied:
+    """Everything to persist, atomically, once a task's outputs were applied.
+
+    `changes` is what a database writes (O(k) rows); `images` is the complete
+    new image list, a copy-on-write `ImageList` that in-memory recorders may
+    keep by reference (it is never modified afterwards).
+    """
+
+    job_id: Hashable
+    dataset_id: Hashable
+    workflowtask_id: Hashable
+    run_id: int
+    changes: ImageChanges
+    images: ImageList
+    num_tasks: int
+    num_new_images: int
+    executor_error_log: str | None = None
 
 
 @dataclass
@@ -79,11 +123,32 @@ class UnitRecord:
     has_warnings: bool = False
 
 
+@dataclass
+class JobRecord:
+    """A job as recorded: status, log, timestamps, executor error log."""
+
+    job_id: Hashable
+    working_dir: str
+    dataset_id: Hashable = None
+    status: JobStatus = JobStatus.SUBMITTED
+    log: str | None = None
+    executor_error_log: str | None = None
+    start_timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+    end_timestamp: datetime | None = None
+
+
 @runtime_checkable
 class Recorder(Protocol):
-    """Receives the engine's events; implementations persist them."""
+    """Receives the engine's events; implementations persist them.
 
-    def job_started(self, *, job_id: Hashable, working_dir: str) -> None: ...
+    Calls for one job come from one thread at a time, but several jobs may
+    report to the same recorder from different threads: ids handed out
+    (`run_started`, `units_created`) must be unique across threads.
+    """
+
+    def job_started(
+        self, *, job_id: Hashable, working_dir: str, dataset_id: Hashable = None
+    ) -> None: ...
 
     def job_ended(
         self, *, job_id: Hashable, status: JobStatus, log: str, end_timestamp: datetime
@@ -132,25 +197,21 @@ class Recorder(Protocol):
         """Upsert: zarr_url -> the latest unit that processed it."""
         ...
 
-    def image_cache_remove(
-        self,
-        *,
-        dataset_id: Hashable,
-        workflowtask_id: Hashable,
-        zarr_urls: Sequence[str],
-    ) -> None: ...
+    def task_applied(self, event: TaskApplied) -> None:
+        """A task's outputs were applied: persist images, cache removals, counts.
 
-    def images_written(
-        self, *, dataset_id: Hashable, images: list[dict[str, Any]]
-    ) -> None:
-        """The dataset's image list after a task (to persist)."""
+        One call per task, to be written in one transaction: the image
+        changes, the removal of the image-cache rows of removed images (for
+        this workflow task), the run's accounting and the executor error log.
+        """
         ...
 
-    def accounting(
-        self, *, job_id: Hashable, num_tasks: int, num_new_images: int
-    ) -> None: ...
-
     def executor_error_log(self, *, job_id: Hashable, text: str | None) -> None: ...
+
+
+@runtime_checkable
+class HistoryQueries(Protocol):
+    """What can be asked of recorded history (the reference's status views)."""
 
     def image_status(
         self,
@@ -161,43 +222,66 @@ class Recorder(Protocol):
         """zarr_url -> latest unit status (`"unset"` for listed urls never run)."""
         ...
 
+    def workflow_task_status(
+        self, dataset_id: Hashable, workflowtask_id: Hashable
+    ) -> dict[str, Any] | None:
+        """Latest run status plus image counters, or None if never run."""
+        ...
 
-@dataclass
-class _JobRecord:
-    job_id: Hashable
-    working_dir: str
-    status: JobStatus = JobStatus.SUBMITTED
-    log: str | None = None
-    executor_error_log: str | None = None
-    start_timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
-    end_timestamp: datetime | None = None
+    def runs_of(
+        self, dataset_id: Hashable, workflowtask_id: Hashable
+    ) -> list[RunRecord]:
+        """History runs of (dataset, workflow task), oldest first."""
+        ...
+
+    def units_of(self, run_id: int) -> list[UnitRecord]:
+        """Units of a run, by id."""
+        ...
+
+    def images_of(self, dataset_id: Hashable) -> list[dict[str, Any]] | None:
+        """The dataset's image list as last persisted (None if never written)."""
+        ...
+
+    def job(self, job_id: Hashable) -> JobRecord:
+        """The recorded job; KeyError if unknown."""
+        ...
 
 
 class InMemoryRecorder:
-    """A `Recorder` keeping everything in memory, with the reference's queries."""
+    """A `Recorder` keeping everything in memory, with the reference's queries.
+
+    Thread-safe: several jobs may report to one instance from several threads.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.jobs: dict[Hashable, _JobRecord] = {}
+        self._lock = threading.RLock()
+        self.jobs: dict[Hashable, JobRecord] = {}
         self.runs: dict[int, RunRecord] = {}
         self.units: dict[int, UnitRecord] = {}
+        self._units_by_run: dict[int, list[int]] = {}
         # (dataset_id, workflowtask_id) -> zarr_url -> latest unit id
         self.image_cache: dict[tuple[Hashable, Hashable], dict[str, int]] = {}
-        self.dataset_images: dict[Hashable, list[dict[str, Any]]] = {}
+        self.dataset_images: dict[Hashable, ImageList] = {}
         self.accounting_records: list[dict[str, Any]] = []
 
     # --- Recorder protocol ---------------------------------------------------
 
-    def job_started(self, *, job_id: Hashable, working_dir: str) -> None:
-        self.jobs[job_id] = _JobRecord(job_id=job_id, working_dir=working_dir)
+    def job_started(
+        self, *, job_id: Hashable, working_dir: str, dataset_id: Hashable = None
+    ) -> None:
+        with self._lock:
+            self.jobs[job_id] = JobRecord(
+                job_id=job_id, working_dir=working_dir, dataset_id=dataset_id
+            )
 
     def job_ended(
         self, *, job_id: Hashable, status: JobStatus, log: str, end_timestamp: datetime
     ) -> None:
-        job = self.jobs.setdefault(job_id, _JobRecord(job_id=job_id, working_dir=""))
-        job.status = status
-        job.log = log
-        job.end_timestamp = end_timestamp
+        with self._lock:
+            job = self.jobs.setdefault(job_id, JobRecord(job_id=job_id, working_dir=""))
+            job.status = JobStatus(status)
+            job.log = log
+            job.end_timestamp = end_timestamp
 
     def run_started(
         self,
@@ -222,10 +306,12 @@ class InMemoryRecorder:
                 task_group_dump=task_group_dump,
                 num_available_images=num_available_images,
             )
+            self._units_by_run[run_id] = []
         return run_id
 
     def run_ended(self, run_id: int, status: HistoryStatus) -> None:
-        self.runs[run_id].status = HistoryStatus(status)
+        with self._lock:
+            self.runs[run_id].status = HistoryStatus(status)
 
     def units_created(self, run_id: int, units: Sequence[NewUnit]) -> list[int]:
         with self._lock:
@@ -238,6 +324,7 @@ class InMemoryRecorder:
                     logfile=unit.logfile,
                     zarr_urls=list(unit.zarr_urls),
                 )
+            self._units_by_run.setdefault(run_id, []).extend(ids)
         return ids
 
     def units_finished(
@@ -246,16 +333,18 @@ class InMemoryRecorder:
         status: HistoryStatus,
         has_warnings: Mapping[int, bool] | None = None,
     ) -> None:
-        for unit_id in unit_ids:
-            unit = self.units[unit_id]
-            unit.status = HistoryStatus(status)
-            if has_warnings is not None and unit_id in has_warnings:
-                unit.has_warnings = has_warnings[unit_id]
+        status = HistoryStatus(status)
+        with self._lock:
+            for unit_id in unit_ids:
+                unit = self.units[unit_id]
+                unit.status = status
+                if has_warnings is not None and unit_id in has_warnings:
+                    unit.has_warnings = has_warnings[unit_id]
 
     def run_units_failed(self, run_id: int) -> None:
-        for unit in self.units.values():
-            if unit.history_run_id == run_id:
-                unit.status = HistoryStatus.FAILED
+        with self._lock:
+            for unit_id in self._units_by_run.get(run_id, []):
+                self.units[unit_id].status = HistoryStatus.FAILED
 
     def image_cache_set(
         self,
@@ -264,58 +353,71 @@ class InMemoryRecorder:
         workflowtask_id: Hashable,
         latest_unit: Mapping[str, int],
     ) -> None:
-        self.image_cache.setdefault((dataset_id, workflowtask_id), {}).update(
-            latest_unit
-        )
+        with self._lock:
+            self.image_cache.setdefault((dataset_id, workflowtask_id), {}).update(
+                latest_unit
+            )
 
-    def image_cache_remove(
-        self,
-        *,
-        dataset_id: Hashable,
-        workflowtask_id: Hashable,
-        zarr_urls: Sequence[str],
-    ) -> None:
-        cache = self.image_cache.get((dataset_id, workflowtask_id), {})
-        for zarr_url in zarr_urls:
-            cache.pop(zarr_url, None)
-
-    def images_written(
-        self, *, dataset_id: Hashable, images: list[dict[str, Any]]
-    ) -> None:
-        self.dataset_images[dataset_id] = images
-
-    def accounting(
-        self, *, job_id: Hashable, num_tasks: int, num_new_images: int
-    ) -> None:
-        self.accounting_records.append(
-            {"job_id": job_id, "num_tasks": num_tasks, "num_new_images": num_new_images}
-        )
+    def task_applied(self, event: TaskApplied) -> None:
+        with self._lock:
+            self.dataset_images[event.dataset_id] = event.images
+            if event.changes.removed:
+                cache = self.image_cache.get(
+                    (event.dataset_id, event.workflowtask_id), {}
+                )
+                for zarr_url in event.changes.removed:
+                    cache.pop(zarr_url, None)
+            run = self.runs.get(event.run_id)
+            if run is not None:
+                run.num_tasks = event.num_tasks
+                run.num_new_images = event.num_new_images
+            self.accounting_records.append(
+                {
+                    "job_id": event.job_id,
+                    "num_tasks": event.num_tasks,
+                    "num_new_images": event.num_new_images,
+                }
+            )
+            self._set_error_log(event.job_id, event.executor_error_log)
 
     def executor_error_log(self, *, job_id: Hashable, text: str | None) -> None:
+        with self._lock:
+            self._set_error_log(job_id, text)
+
+    def _set_error_log(self, job_id: Hashable, text: str | None) -> None:
         if job_id in self.jobs:
             self.jobs[job_id].executor_error_log = (
                 None if text is None else text.replace("\x00", "")
             )
 
-    # --- queries ---------------------------------------------------------------
+    # --- queries (HistoryQueries) ----------------------------------------------
 
     def runs_of(
         self, dataset_id: Hashable, workflowtask_id: Hashable
     ) -> list[RunRecord]:
         """History runs of (dataset, workflow task), oldest first."""
-        return [
-            run
-            for run in self.runs.values()
-            if run.dataset_id == dataset_id and run.workflowtask_id == workflowtask_id
-        ]
+        with self._lock:
+            return [
+                run
+                for run in self.runs.values()
+                if run.dataset_id == dataset_id
+                and run.workflowtask_id == workflowtask_id
+            ]
 
     def units_of(self, run_id: int) -> list[UnitRecord]:
         """Units of a run, by id."""
-        return [u for u in self.units.values() if u.history_run_id == run_id]
+        with self._lock:
+            return [self.units[uid] for uid in self._units_by_run.get(run_id, [])]
 
     def num_units_with_warnings(self, run_id: int) -> int:
         """How many units of the run have `has_warnings` (2.23.2+)."""
         return sum(u.has_warnings for u in self.units_of(run_id))
+
+    def images_of(self, dataset_id: Hashable) -> list[dict[str, Any]] | None:
+        """The dataset's image list after the last applied task (a copy)."""
+        with self._lock:
+            images = self.dataset_images.get(dataset_id)
+        return None if images is None else images.to_list()
 
     def image_status(
         self,
@@ -327,12 +429,13 @@ class InMemoryRecorder:
 
         With `zarr_urls`, every listed url is present (`"unset"` if never run).
         """
-        found = {
-            url: self.units[unit_id].status.value
-            for url, unit_id in self.image_cache.get(
-                (dataset_id, workflowtask_id), {}
-            ).items()
-        }
+        with self._lock:
+            found = {
+                url: self.units[unit_id].status.value
+                for url, unit_id in self.image_cache.get(
+                    (dataset_id, workflowtask_id), {}
+                ).items()
+            }
         if zarr_urls is None:
             return found
         return {url: found.get(url, UNSET) for url in zarr_urls}
@@ -359,6 +462,7 @@ class InMemoryRecorder:
             "num_failed_images": counts["failed"],
         }
 
-    def job(self, job_id: Hashable) -> _JobRecord:
+    def job(self, job_id: Hashable) -> JobRecord:
         """The recorded job (status, log, timestamps, executor error log)."""
-        return self.jobs[job_id]
+        with self._lock:
+            return self.jobs[job_id]

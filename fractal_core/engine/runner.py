@@ -21,34 +21,44 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 from typing import Any
-
-from pydantic import TypeAdapter
+from typing import cast
 
 from ..domain.dumps import TaskDump
 from ..executors.base import Executor
 from ..images.image_list import ImageList
 from ..images.tools import IMAGE_STATUS_KEY
-from ..types import AttributeFilters
-from ..types import TypeFilters
+from ..types.filters import validate_filters
+from .apply import AppliedOutput
 from .apply import ImageIndex
 from .apply import apply_task_output
+from .control import PROGRESS_LOGGER
+from .control import JobControl
+from .control import TaskProgress
 from .dispatch import DISPATCH
 from .dispatch import TaskContext
 from .dispatch import UnitOutcome
 from .dispatch import cache_dir_env
 from .errors import EmptyImageListError
 from .errors import InvalidTaskRange
+from .errors import JobCancelledError
 from .errors import JobExecutionError
 from .outputs import MergedOutput
 from .outputs import merge_task_outputs
+from .recorder import HistoryQueries
 from .recorder import HistoryStatus
+from .recorder import ImageChanges
 from .recorder import InMemoryRecorder
 from .recorder import Recorder
+from .recorder import TaskApplied
 from .selection import Selection
 from .selection import select_images
 
 __all__ = [
     "DEFAULT_MAX_PARALLELIZATION_LIST_SIZE",
+    "FailedUnit",
+    "image_changes",
+    "validate_job_filters",
+    "workflowtask_key",
     "default_fractal_cache_dir",
     "default_package_of",
     "EngineSettings",
@@ -58,8 +68,6 @@ __all__ = [
 ]
 
 DEFAULT_MAX_PARALLELIZATION_LIST_SIZE = 20_000
-_TYPE_FILTERS: TypeAdapter[dict[str, bool]] = TypeAdapter(TypeFilters)
-_ATTRIBUTE_FILTERS: TypeAdapter[dict[str, list[Any]]] = TypeAdapter(AttributeFilters)
 CONVERTER_TYPES = frozenset({"converter_non_parallel", "converter_compound"})
 
 
@@ -77,6 +85,9 @@ class EngineSettings:
     # "touches" every selected image, also those of failed units (default, for
     # fidelity); True restricts it to the inputs of successful units.
     touch_only_successful_units: bool = False
+    # Wall-clock limit of one unit when its meta sets none (`time`); None: no
+    # limit. Enforced by executors that can (the local one kills the unit).
+    unit_timeout_s: float | None = None
 
 
 @dataclass
@@ -169,9 +180,19 @@ def _task_dump(task: Any) -> dict[str, Any]:
         return _dump(task)
 
 
-def _wftask_key(wftask: Any, position: int) -> Hashable:
+def workflowtask_key(wftask: Any, position: int) -> Hashable:
+    """The history key of a workflow task, stable across slices and reruns.
+
+    Its `id` when it has one; else `position-<order>` (the builder keeps
+    `order` equal to the position in the whole workflow); else
+    `position-<position>`, where `position` is its index in the whole workflow
+    (not in the slice being run).
+    """
     wftask_id = getattr(wftask, "id", None)
-    return wftask_id if wftask_id is not None else f"position-{position}"
+    if wftask_id is not None:
+        return cast(Hashable, wftask_id)
+    order = getattr(wftask, "order", None)
+    return f"position-{order if order is not None else position}"
 
 
 def _as_index(images: Any) -> ImageIndex:
@@ -222,6 +243,38 @@ def _merge(
     return merge_task_outputs(outputs, touched)
 
 
+@dataclass
+class _JobState:
+    """What changes from task to task within one `run_workflow` call."""
+
+    index: ImageIndex
+    type_filters: dict[str, bool]
+    attribute_filters: dict[str, list[Any]]  # without the status filter
+    all_attribute_filters: dict[str, list[Any]]
+    status_accepted: list[Any] | None
+    first_task_statuses: dict[str, str] | None = None
+
+
+@dataclass
+class _Env:
+    """Per-job constants every task needs."""
+
+    dataset: Any
+    dataset_id: Hashable
+    zarr_dir: str
+    executor: Executor
+    recorder: Recorder
+    job_id: Hashable
+    settings: EngineSettings
+    log: logging.Logger
+    env: dict[str, str]
+    root_dir_local: Path
+    root_dir_remote: Path
+    package_of: Callable[[Any], tuple[str | None, str | None]]
+    task_group_dump_of: Callable[[Any], dict[str, Any]] | None
+    control: JobControl | None
+
+
 def run_workflow(
     *,
     wf_task_list: Sequence[Any],
@@ -237,6 +290,10 @@ def run_workflow(
     logger_name: str | None = None,
     package_of: Callable[[Any], tuple[str | None, str | None]] = default_package_of,
     task_group_dump_of: Callable[[Any], dict[str, Any]] | None = None,
+    logger: logging.Logger | None = None,
+    control: JobControl | None = None,
+    first_task_position: int = 0,
+    extra_env: Mapping[str, str] | None = None,
 ) -> WorkflowRunResult:
     """Run `wf_task_list` (already sliced, in order) on `dataset`.
 
@@ -246,172 +303,345 @@ def run_workflow(
     Raises JobExecutionError (or a subclass) when a task fails; the images of
     earlier tasks, and of the successful units of the failing task, stay applied
     (reference rule). Errors while applying outputs leave the task's images
-    unchanged (TaskOutputApplicationError).
+    unchanged (TaskOutputApplicationError); a cancelled task applies nothing
+    (JobCancelledError).
 
     `package_of(task)` gives (package name, version) for log lines and
     `task_group_dump_of(task)` the history run's task-group dump; both come from
     the caller's task groups (the engine does not look them up).
+    `first_task_position` is the index of `wf_task_list[0]` in its workflow, so
+    history keys do not depend on the slice; `control` carries cancellation
+    and progress; `extra_env` is added to every unit's environment.
     """
-    # Bad filters raise pydantic's ValidationError before anything runs.
-    current_type_filters = _TYPE_FILTERS.validate_python(dict(job_type_filters or {}))
-    all_attribute_filters = _ATTRIBUTE_FILTERS.validate_python(
-        dict(job_attribute_filters or {})
+    type_filters, all_attribute_filters = validate_job_filters(
+        job_type_filters, job_attribute_filters
     )
     attribute_filters = dict(all_attribute_filters)
     settings = settings or EngineSettings()
     recorder = recorder if recorder is not None else InMemoryRecorder()
-    log = logging.getLogger(logger_name or __name__)
+    log = logger or logging.getLogger(logger_name or __name__)
     workflow_dir_local = Path(workflow_dir_local)
     if not workflow_dir_local.exists():
         log.warning(
             "Now creating %s, but it should have already happened.", workflow_dir_local
         )
         workflow_dir_local.mkdir(parents=True)
-    workflow_dir_remote = Path(workflow_dir_remote or workflow_dir_local)
-
-    zarr_dir: str = dataset.zarr_dir
-    dataset_id = getattr(dataset, "id", None)
-    index = _as_index(dataset.images)
-    status_accepted = attribute_filters.pop(IMAGE_STATUS_KEY, None)
-    first_task_statuses: dict[str, str] | None = None
-    env = cache_dir_env(settings.fractal_cache_dir or user_fractal_cache_dir())
-    result = WorkflowRunResult(images=_to_image_list(index), recorder=recorder)
-
+    env = _Env(
+        dataset=dataset,
+        dataset_id=getattr(dataset, "id", None),
+        zarr_dir=dataset.zarr_dir,
+        executor=executor,
+        recorder=recorder,
+        job_id=job_id,
+        settings=settings,
+        log=log,
+        env={
+            **cache_dir_env(settings.fractal_cache_dir or user_fractal_cache_dir()),
+            **dict(extra_env or {}),
+        },
+        root_dir_local=workflow_dir_local,
+        root_dir_remote=Path(workflow_dir_remote or workflow_dir_local),
+        package_of=package_of,
+        task_group_dump_of=task_group_dump_of,
+        control=control,
+    )
+    state = _JobState(
+        index=_as_index(dataset.images),
+        type_filters=type_filters,
+        status_accepted=attribute_filters.pop(IMAGE_STATUS_KEY, None),
+        attribute_filters=attribute_filters,
+        all_attribute_filters=all_attribute_filters,
+    )
+    result = WorkflowRunResult(images=_to_image_list(state.index), recorder=recorder)
     for position, wftask in enumerate(wf_task_list):
-        task = wftask.task
-        task_type = _task_type(task)
-        description = task_description(wftask, task, package_of(task))
-        wftask_key = _wftask_key(wftask, position)
-        log.debug("SUBMIT %s", description)
-
-        # A. image selection
-        selection = select_images(
-            index.values(),
-            is_converter=task_type in CONVERTER_TYPES,
-            current_type_filters=current_type_filters,
-            task_input_types=getattr(task, "input_types", None) or {},
-            wftask_type_filters=getattr(wftask, "type_filters", None) or {},
-            attribute_filters=attribute_filters,
-        )
-        if status_accepted is not None and task_type not in CONVERTER_TYPES:
-            if first_task_statuses is None:
-                # Statuses come from the first task of the slice only, computed
-                # once, as in the reference (a converter first: nothing matches).
-                first_task_statuses = (
-                    recorder.image_status(dataset_id, wftask_key, list(index))
-                    if position == 0
-                    else {}
-                )
-            selection = _status_filter(selection, first_task_statuses, status_accepted)
-
-        # B. history run
-        run_id = recorder.run_started(
-            dataset_id=dataset_id,
-            workflowtask_id=wftask_key,
-            job_id=job_id,
-            task_id=getattr(task, "id", None),
-            workflowtask_dump={
-                **_dump(wftask, exclude={"task"}),
-                "task": _task_dump(task),
-            },
-            task_group_dump=task_group_dump_of(task) if task_group_dump_of else {},
-            num_available_images=selection.num_available,
-        )
+        if control is not None:
+            control.check()
+        key = workflowtask_key(wftask, first_task_position + position)
+        run_id = _run_task(env, state, wftask, key, is_first=position == 0)
         result.run_ids.append(run_id)
-        recorder.executor_error_log(job_id=job_id, text=None)
-
-        if (
-            settings.fail_on_empty_image_list
-            and task_type not in CONVERTER_TYPES
-            and not selection.images
-        ):
-            message = (
-                f"Cannot run task '{task.name}' for an empty image list "
-                f"(obtained after applying type_filters={selection.type_filters} "
-                f"and attribute_filters={all_attribute_filters})."
-            )
-            log.info(message)
-            recorder.run_ended(run_id, HistoryStatus.FAILED)
-            raise EmptyImageListError(message)
-
-        # C. dispatch
-        ctx = TaskContext(
-            wftask=wftask,
-            task=task,
-            task_type=task_type,
-            zarr_dir=zarr_dir,
-            root_dir_local=workflow_dir_local,
-            root_dir_remote=workflow_dir_remote,
-            executor=executor,
-            recorder=recorder,
-            run_id=run_id,
-            dataset_id=dataset_id,
-            workflowtask_key=wftask_key,
-            env=env,
-            max_parallelization_list_size=settings.max_parallelization_list_size,
-            default_parallel_tasks_per_job=settings.parallel_tasks_per_job,
-        )
-        try:
-            run_task = DISPATCH.get(task_type)
-            if run_task is None:
-                raise ValueError(f"Unexpected error: Invalid task.type={task_type!r}.")
-            outcomes, num_tasks = run_task(ctx, selection.images)
-        except Exception as exc:
-            log.warning("Task '%s' could not run: %s", task.name, exc)
-            recorder.run_units_failed(run_id)
-            outcomes, num_tasks = {0: UnitOutcome(exception=exc)}, 0
-
-        # D. merge and apply (atomic: `index` changes only on success)
-        try:
-            merged = _merge(outcomes, selection, settings.touch_only_successful_units)
-            merged.check_zarr_urls_are_unique()
-            applied = apply_task_output(
-                index,
-                merged,
-                zarr_dir=zarr_dir,
-                output_types=getattr(task, "output_types", None) or {},
-            )
-        except Exception as exc:
-            log.error(
-                "Unexpected error in post-task-execution block. Original error: %s", exc
-            )
-            recorder.run_units_failed(run_id)
-            recorder.run_ended(run_id, HistoryStatus.FAILED)
-            log.warning("END    %s - ERROR.", description)
-            raise
-        index = applied.images
-        current_type_filters.update(getattr(task, "output_types", None) or {})
-
-        # E. persist
-        result.images = _to_image_list(index)
-        dataset.images = result.images
-        recorder.images_written(dataset_id=dataset_id, images=list(index.values()))
-        if merged.image_list_removals:
-            recorder.image_cache_remove(
-                dataset_id=dataset_id,
-                workflowtask_id=wftask_key,
-                zarr_urls=merged.image_list_removals,
-            )
-        recorder.executor_error_log(
-            job_id=job_id, text=getattr(executor, "executor_error_log", None)
-        )
-        recorder.accounting(
-            job_id=job_id, num_tasks=num_tasks, num_new_images=applied.num_new_images
-        )
-        first_exception = next(
-            (
-                o.exception
-                for _, o in sorted(outcomes.items())
-                if o.exception is not None
-            ),
-            None,
-        )
-        if first_exception is not None:
-            recorder.run_ended(run_id, HistoryStatus.FAILED)
-            log.warning("END    %s - ERROR.", description)
-            raise JobExecutionError(
-                info=f"An error occurred.\nOriginal error:\n{first_exception}"
-            ) from first_exception
-        recorder.run_ended(run_id, HistoryStatus.DONE)
-        log.debug("END    %s", description)
+        result.images = dataset.images
     return result
+
+
+def validate_job_filters(
+    type_filters: Mapping[str, bool] | None,
+    attribute_filters: Mapping[str, Sequence[Any]] | None,
+) -> tuple[dict[str, bool], dict[str, list[Any]]]:
+    """A job's filters, read as `ImageList.filter` reads them (`validate_filters`).
+
+    Raises `FilterError` (a ValueError) naming the bad key and value.
+    """
+    return validate_filters(type_filters, attribute_filters)
+
+
+def _select(
+    env: _Env, state: _JobState, wftask: Any, key: Hashable, *, is_first: bool
+) -> Selection:
+    """The task's images: filters, then (for reruns) the first task's statuses."""
+    task = wftask.task
+    task_type = _task_type(task)
+    selection = select_images(
+        state.index.values(),
+        is_converter=task_type in CONVERTER_TYPES,
+        current_type_filters=state.type_filters,
+        task_input_types=getattr(task, "input_types", None) or {},
+        wftask_type_filters=getattr(wftask, "type_filters", None) or {},
+        attribute_filters=state.attribute_filters,
+    )
+    if state.status_accepted is None or task_type in CONVERTER_TYPES:
+        return selection
+    if state.first_task_statuses is None:
+        # Statuses come from the first task of the slice only, computed once, as
+        # in the reference (a converter first: nothing matches).
+        state.first_task_statuses = (
+            _image_status(env.recorder, env.dataset_id, key, list(state.index))
+            if is_first
+            else {}
+        )
+    return _status_filter(selection, state.first_task_statuses, state.status_accepted)
+
+
+def _image_status(
+    recorder: Recorder, dataset_id: Hashable, key: Hashable, urls: list[str]
+) -> dict[str, str]:
+    if not isinstance(recorder, HistoryQueries):
+        raise TypeError(
+            f"Filtering by image status needs a recorder with history queries; "
+            f"{type(recorder).__name__} has none."
+        )
+    return recorder.image_status(dataset_id, key, urls)
+
+
+def _run_task(
+    env: _Env, state: _JobState, wftask: Any, key: Hashable, *, is_first: bool
+) -> int:
+    """Run one workflow task end to end; return its history run id."""
+    task = wftask.task
+    task_type = _task_type(task)
+    description = task_description(wftask, task, env.package_of(task))
+    env.log.debug("SUBMIT %s", description)
+    _progress_log(env, "Task %s started.", description)
+    selection = _select(env, state, wftask, key, is_first=is_first)
+    run_id = env.recorder.run_started(
+        dataset_id=env.dataset_id,
+        workflowtask_id=key,
+        job_id=env.job_id,
+        task_id=getattr(task, "id", None),
+        workflowtask_dump={**_dump(wftask, exclude={"task"}), "task": _task_dump(task)},
+        task_group_dump=env.task_group_dump_of(task) if env.task_group_dump_of else {},
+        num_available_images=selection.num_available,
+    )
+    env.recorder.executor_error_log(job_id=env.job_id, text=None)
+    if env.control is not None:
+        env.control.task_started(
+            TaskProgress(key=key, name=task.name, order=getattr(wftask, "order", None))
+        )
+    try:
+        _check_not_empty(env, state, task, task_type, selection)
+        outcomes, num_tasks = _dispatch(env, wftask, key, run_id, selection)
+        merged, applied = _merge_and_apply(env, state, task, selection, outcomes)
+    except BaseException as exc:
+        # Cancelled, interrupted, empty selection or outputs that cannot be
+        # applied: nothing of this task reaches the image list.
+        if not isinstance(exc, EmptyImageListError):
+            env.recorder.run_units_failed(run_id)
+        env.recorder.run_ended(run_id, HistoryStatus.FAILED)
+        _task_ended(env, key, "failed")
+        if not isinstance(exc, EmptyImageListError):
+            env.log.warning("END    %s - ERROR.", description)
+        raise
+    _persist(env, state, task, key, run_id, merged, applied, num_tasks)
+    failures = [o for _, o in sorted(outcomes.items()) if o.exception is not None]
+    if failures:
+        env.recorder.run_ended(run_id, HistoryStatus.FAILED)
+        _task_ended(env, key, "failed")
+        env.log.warning("END    %s - ERROR.", description)
+        _log_failures(env, description, failures)
+        first = failures[0].exception
+        raise JobExecutionError(
+            info=f"An error occurred.\nOriginal error:\n{first}",
+            failures=[_failure_info(wftask, o) for o in failures],
+        ) from first
+    env.recorder.run_ended(run_id, HistoryStatus.DONE)
+    _task_ended(env, key, "done")
+    env.log.debug("END    %s", description)
+    _progress_log(env, "Task %s done.", description)
+    return run_id
+
+
+def _progress_log(env: _Env, message: str, *args: Any) -> None:
+    """Per-task progress at INFO for the application (workflow.log keeps DEBUG)."""
+    progress = logging.getLogger(PROGRESS_LOGGER)
+    if progress.isEnabledFor(logging.INFO):
+        progress.info("Job %s: " + message, env.job_id, *args)
+
+
+def _task_ended(env: _Env, key: Hashable, status: str) -> None:
+    if env.control is not None:
+        env.control.task_ended(key, status)
+
+
+def _check_not_empty(
+    env: _Env, state: _JobState, task: Any, task_type: str, selection: Selection
+) -> None:
+    if (
+        env.settings.fail_on_empty_image_list
+        and task_type not in CONVERTER_TYPES
+        and not selection.images
+    ):
+        message = (
+            f"Cannot run task '{task.name}' for an empty image list "
+            f"(obtained after applying type_filters={selection.type_filters} "
+            f"and attribute_filters={state.all_attribute_filters})."
+        )
+        env.log.info(message)
+        raise EmptyImageListError(message)
+
+
+def _dispatch(
+    env: _Env, wftask: Any, key: Hashable, run_id: int, selection: Selection
+) -> tuple[dict[int, UnitOutcome], int]:
+    """Build, submit and judge the task's units (dispatch by task type)."""
+    task = wftask.task
+    task_type = _task_type(task)
+    ctx = TaskContext(
+        wftask=wftask,
+        task=task,
+        task_type=task_type,
+        zarr_dir=env.zarr_dir,
+        root_dir_local=env.root_dir_local,
+        root_dir_remote=env.root_dir_remote,
+        executor=env.executor,
+        recorder=env.recorder,
+        run_id=run_id,
+        dataset_id=env.dataset_id,
+        workflowtask_key=key,
+        env=env.env,
+        max_parallelization_list_size=env.settings.max_parallelization_list_size,
+        default_parallel_tasks_per_job=env.settings.parallel_tasks_per_job,
+        default_unit_timeout_s=env.settings.unit_timeout_s,
+        control=env.control,
+    )
+    try:
+        run_task = DISPATCH.get(task_type)
+        if run_task is None:
+            raise ValueError(f"Unexpected error: Invalid task.type={task_type!r}.")
+        return run_task(ctx, selection.images)
+    except JobCancelledError:
+        raise
+    except Exception as exc:
+        env.log.warning("Task '%s' could not run: %s", task.name, exc)
+        env.recorder.run_units_failed(run_id)
+        return {0: UnitOutcome(exception=exc)}, 0
+
+
+def _merge_and_apply(
+    env: _Env,
+    state: _JobState,
+    task: Any,
+    selection: Selection,
+    outcomes: Mapping[int, UnitOutcome],
+) -> tuple[MergedOutput, AppliedOutput]:
+    """Merge the successful units' outputs and apply them to a copy of the index."""
+    try:
+        merged = _merge(outcomes, selection, env.settings.touch_only_successful_units)
+        merged.check_zarr_urls_are_unique()
+        applied = apply_task_output(
+            state.index,
+            merged,
+            zarr_dir=env.zarr_dir,
+            output_types=getattr(task, "output_types", None) or {},
+        )
+    except Exception as exc:
+        env.log.error(
+            "Unexpected error in post-task-execution block. Original error: %s", exc
+        )
+        raise
+    return merged, applied
+
+
+def image_changes(
+    before: Mapping[str, dict[str, Any]], applied: AppliedOutput
+) -> ImageChanges:
+    """What applying a task changed, in O(k) for k touched images."""
+    after = applied.images
+    updated = []
+    for url in dict.fromkeys(applied.updated):
+        new = after.get(url)
+        if new is not None and new is not before.get(url) and new != before.get(url):
+            updated.append(new)
+    return ImageChanges(
+        created=[after[url] for url in applied.created if url in after],
+        updated=updated,
+        removed=list(applied.removed),
+    )
+
+
+def _persist(
+    env: _Env,
+    state: _JobState,
+    task: Any,
+    key: Hashable,
+    run_id: int,
+    merged: MergedOutput,
+    applied: AppliedOutput,
+    num_tasks: int,
+) -> None:
+    """Make the applied images current and report them in one recorder event."""
+    changes = image_changes(state.index, applied)
+    state.index = applied.images
+    state.type_filters.update(getattr(task, "output_types", None) or {})
+    images = _to_image_list(state.index)
+    env.dataset.images = images
+    env.recorder.task_applied(
+        TaskApplied(
+            job_id=env.job_id,
+            dataset_id=env.dataset_id,
+            workflowtask_id=key,
+            run_id=run_id,
+            changes=changes,
+            images=images,
+            num_tasks=num_tasks,
+            num_new_images=applied.num_new_images,
+            executor_error_log=getattr(env.executor, "executor_error_log", None),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class FailedUnit:
+    """A failed unit as a person needs it: which task, which images, which log."""
+
+    task_name: str
+    task_order: int | None
+    zarr_urls: list[str]
+    message: str
+    log_file: str | None
+
+
+def _failure_info(wftask: Any, outcome: UnitOutcome) -> FailedUnit:
+    exc = outcome.exception
+    message = str(exc)
+    if len(message) > 2000:
+        message = message[:2000] + f"... ({len(message) - 2000} more characters)"
+    return FailedUnit(
+        task_name=wftask.task.name,
+        task_order=getattr(wftask, "order", None),
+        zarr_urls=list(outcome.zarr_urls),
+        message=message,
+        log_file=getattr(exc, "log_file", None),
+    )
+
+
+def _log_failures(env: _Env, description: str, failures: list[UnitOutcome]) -> None:
+    """One WARNING line naming the failed task, how many units and which images."""
+    urls = [url for o in failures for url in o.zarr_urls]
+    shown = ", ".join(urls[:5]) + (
+        f" and {len(urls) - 5} more" if len(urls) > 5 else ""
+    )
+    env.log.warning(
+        "%s: %d unit(s) failed%s.",
+        description,
+        len(failures),
+        f" on images {shown}" if urls else "",
+    )

@@ -500,9 +500,9 @@ def test_invalid_task_range(args: tuple) -> None:
 def test_bad_job_attribute_filters_are_refused_before_running(
     testkit: InstalledTestkit, tmp_path: Path, filters: dict
 ) -> None:
-    from pydantic import ValidationError
+    from fractal_core.errors import FilterError
 
     out = run(testkit, tmp_path, [("create_images", {})], job_attribute_filters=filters)
-    assert isinstance(out.error, ValidationError)
+    assert isinstance(out.error, FilterError)
     assert "well" in str(out.error)
     assert out.runs() == [] and not (out.job_dir / "0_create_images").exists()

@@ -385,7 +385,7 @@ def test_domain_dataset_gets_the_new_image_list(
     assert [img["types"] for img in dataset.images] == [
         {"3D": True, "marked": True}
     ] * 2
-    assert out.recorder.dataset_images[3] == dataset.images.to_list()
+    assert out.recorder.images_of(3) == dataset.images.to_list()
     dataset.images.add({"zarr_url": f"{tmp_path}/zarr/extra"})  # still usable
     with pytest.raises(ValueError):
         dataset.images.add({"zarr_url": "relative"})  # and still validating

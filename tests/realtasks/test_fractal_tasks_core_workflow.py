@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-from collections.abc import Hashable
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from fractal_core.domain.workflow import Workflow
 from fractal_core.engine import EngineSettings
 from fractal_core.engine import InMemoryRecorder
 from fractal_core.engine import JobOutcome
+from fractal_core.engine import TaskApplied
 from fractal_core.engine import run_job
 from fractal_core.executors import LocalExecutor
 from fractal_core.executors import WorkUnit
@@ -50,11 +50,9 @@ class SnapshotRecorder(InMemoryRecorder):
         super().__init__()
         self.snapshots: list[list[dict[str, Any]]] = []
 
-    def images_written(
-        self, *, dataset_id: Hashable, images: list[dict[str, Any]]
-    ) -> None:
-        self.snapshots.append(copy.deepcopy(images))
-        super().images_written(dataset_id=dataset_id, images=images)
+    def task_applied(self, event: TaskApplied) -> None:
+        self.snapshots.append(copy.deepcopy(event.images.to_list()))
+        super().task_applied(event)
 
 
 class UnitKeepingExecutor(LocalExecutor):
