@@ -9,11 +9,14 @@ from pydantic import AwareDatetime
 from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
+from pydantic import ValidationInfo
+from pydantic import field_validator
 from pydantic import model_validator
 
 from ..images import ImageList
 from ..images import SingleImage
 from ..images import ensure_inside_zarr_dir
+from ..images.checks import ensure_all_inside_zarr_dir
 from ..images.checks import inside_zarr_dir_guard
 from ..types import SafeNonEmptyStr
 from ..types import ZarrDirStr
@@ -23,8 +26,8 @@ from ._time import get_timestamp
 class Dataset(BaseModel):
     """A dataset: `zarr_dir` plus an `ImageList` (insertion-ordered, indexed).
 
-    Construction does not re-check image containment (stored datasets are
-    trusted); `add_image` and `from_import` do.
+    Every image must lie strictly inside `zarr_dir`, at construction as in
+    `add_image` and `from_import` (2.17.0 never checks its stored datasets).
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
@@ -35,6 +38,16 @@ class Dataset(BaseModel):
     zarr_dir: ZarrDirStr
     images: ImageList = Field(default_factory=ImageList)
     timestamp_created: AwareDatetime = Field(default_factory=get_timestamp)
+
+    @field_validator("images")
+    @classmethod
+    def _images_inside_zarr_dir(
+        cls, images: ImageList, info: ValidationInfo
+    ) -> ImageList:
+        zarr_dir = info.data.get("zarr_dir")
+        if zarr_dir is not None:  # else zarr_dir's own error is reported
+            ensure_all_inside_zarr_dir(images.zarr_urls(), zarr_dir)
+        return images
 
     def add_image(self, image: Mapping[str, Any] | SingleImage) -> None:
         """Append one image after checking it lies inside `zarr_dir` and is new."""
