@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,13 @@ from fractal_core.executors import WorkUnit
 TASK_SCRIPT = textwrap.dedent(
     """
     import argparse, json, os, signal, subprocess, sys, time
+    STUBBORN = (
+        "import os, signal, sys, time\\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\\n"
+        "open(sys.argv[1] + '.tmp', 'w').write(str(os.getpid()))\\n"
+        "os.replace(sys.argv[1] + '.tmp', sys.argv[1])\\n"
+        "time.sleep(600)\\n"
+    )
     parser = argparse.ArgumentParser()
     parser.add_argument("--args-json", required=True)
     parser.add_argument("--out-json", required=True)
@@ -40,6 +48,17 @@ TASK_SCRIPT = textwrap.dedent(
         with open(args["child_pid_file"] + ".tmp", "w") as f:
             f.write(str(child.pid))
         os.replace(args["child_pid_file"] + ".tmp", args["child_pid_file"])
+    if args.get("orphan_pid_file"):
+        # a child in the same session that ignores SIGTERM and outlives us
+        subprocess.Popen([sys.executable, "-c", STUBBORN, args["orphan_pid_file"]])
+        while not os.path.exists(args["orphan_pid_file"]):
+            time.sleep(0.01)
+    if args.get("fifo_output"):
+        os.mkfifo(ns.out_json)
+    if args.get("symlink_output"):
+        os.symlink(args["symlink_output"], ns.out_json)
+    if args.get("dir_output"):
+        os.mkdir(ns.out_json)
     print("hello from stdout", flush=True)
     print("hello from stderr", file=sys.stderr, flush=True)
     if args.get("log_size"):
@@ -89,6 +108,7 @@ def make_unit(tmp_path: Path, task_command: str) -> UnitFactory:
         parallel: int | None = None,
         env: dict[str, str] | None = None,
         workdir: Path | None = None,
+        time_limit: float | None = None,
     ) -> WorkUnit:
         folder = tmp_path / "job"
         folder.mkdir(exist_ok=True)
@@ -100,9 +120,35 @@ def make_unit(tmp_path: Path, task_command: str) -> UnitFactory:
             args_file=args_file,
             output_file=folder / f"{name}-metadiff.json",
             log_file=folder / "logs" / f"{name}-log.txt",
-            resources=ResourceRequest(parallel_tasks_per_job=parallel),
+            resources=ResourceRequest(
+                parallel_tasks_per_job=parallel, time_limit_s=time_limit
+            ),
             env=env or {},
             workdir=workdir,
         )
 
     return factory
+
+
+def wait_for_file(path: Path, timeout: float = 30.0) -> str:
+    """The file's text once it exists (a hang guard, not a speed requirement)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            return path.read_text()
+        time.sleep(0.02)
+    raise AssertionError(f"{path} never appeared")
+
+
+def gone(pid: int, timeout: float = 30.0) -> bool:
+    """True once `pid` no longer runs (absent, or a zombie nobody reaped yet)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False

@@ -1,0 +1,1 @@
+"""Executor tests (a package, so test modules can share helpers)."""
