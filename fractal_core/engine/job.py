@@ -48,6 +48,7 @@ from .recorder import HistoryQueries
 from .recorder import InMemoryRecorder
 from .recorder import JobStatus
 from .recorder import Recorder
+from .recovery import write_job_record
 from .runner import EngineSettings
 from .runner import FailedUnit
 from .runner import default_fractal_cache_dir
@@ -320,6 +321,13 @@ class _JobRun:
             )
             return self._finish(JobStatus.FAILED, text, exc)
         self.token = liveness.write_owner(p.working_dir, uuid.uuid4().hex).token
+        write_job_record(
+            p.working_dir,
+            job_id=p.job_id,
+            dataset_id=getattr(p.dataset, "id", None),
+            workflow_id=getattr(p.workflow, "id", None),
+            workflow_name=getattr(p.workflow, "name", None),
+        )
         handlers = self._open_log()
         p.control.start_clock()
         try:
