@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
+from pydantic import PrivateAttr
 from pydantic import field_validator
 from pydantic import model_validator
 
@@ -26,6 +28,9 @@ from ..types import TypeFilters
 from ..types import validate_cmd
 from .errors import InvalidTaskError
 from .errors import InvalidTaskUpdateError
+
+if TYPE_CHECKING:
+    from .task_group import TaskGroup
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +83,43 @@ def _legacy_version(value: Any) -> Any:
     return LEGACY_TASK_VERSION if value is None else value
 
 
+class GroupLink:
+    """A task's link to its `TaskGroup`: never dumped, invisible to equality.
+
+    All links compare equal, so `Task.__eq__` (which compares private
+    attributes) stays field equality and never recurses into groups. Copies
+    of a task keep pointing to the same group (a deep copy does not copy the
+    group); `TaskGroup` re-links the tasks of its own copies.
+    """
+
+    __slots__ = ("group",)
+
+    def __init__(self, group: TaskGroup | None = None) -> None:
+        self.group = group
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, GroupLink)
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __copy__(self) -> GroupLink:
+        return GroupLink(self.group)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> GroupLink:
+        return GroupLink(self.group)
+
+    def __repr__(self) -> str:
+        group = self.group
+        return "GroupLink(None)" if group is None else f"GroupLink({group.pkg_name})"
+
+
 class Task(BaseModel):
-    """One task of a task group, with the reference's field names."""
+    """One task of a task group, with the reference's field names.
+
+    A task put in a `TaskGroup` knows it (`task_group`, `package`,
+    `is_active`); the link is not a field: never dumped nor compared.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -110,6 +150,31 @@ class Task(BaseModel):
     is_core: bool = False
 
     taskgroupv2_id: int | None = None
+
+    _group_link: GroupLink = PrivateAttr(default_factory=GroupLink)
+
+    @property
+    def task_group(self) -> TaskGroup | None:
+        """The group holding this task, None for a task outside any group."""
+        return self._group_link.group
+
+    @property
+    def package(self) -> tuple[str | None, str | None]:
+        """`(pkg_name, version)` of the group, else `(None, own version)`."""
+        group = self._group_link.group
+        if group is None:
+            return (None, self.version)
+        return (group.pkg_name, group.version)
+
+    @property
+    def is_active(self) -> bool:
+        """The group's `active` flag; True for a task outside any group."""
+        group = self._group_link.group
+        return True if group is None else group.active
+
+    def _link_to(self, group: TaskGroup | None) -> None:
+        """Set the group (called by `TaskGroup` only)."""
+        self._group_link = GroupLink(group)
 
     @field_validator("meta_non_parallel", "meta_parallel", mode="before")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import string
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -157,7 +158,58 @@ class TaskGroup(BaseModel):
                 else task.model_copy(update={"taskgroupv2_id": self.id})
                 for task in self.task_list
             ]
+        else:
+            self._adopt_tasks()
         return self
+
+    def _adopt_tasks(self, *, own_copy: bool = False) -> None:
+        """Link every task of `task_list` to this group.
+
+        A task another group holds is copied first, so that a task belongs
+        to one group at most; after copying a group (`own_copy`), the copied
+        tasks are re-linked in place.
+        """
+        adopted = []
+        for task in self.task_list:
+            holder = task.task_group
+            if holder is not None and holder is not self and not own_copy:
+                task = task.model_copy()
+            task._link_to(self)
+            adopted.append(task)
+        # Bypass __setattr__: the list is already adopted.
+        self.__dict__["task_list"] = adopted
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name == "task_list":
+            self._adopt_tasks()
+
+    def __copy__(self) -> TaskGroup:
+        copied = super().__copy__()
+        copied.__dict__["task_list"] = list(self.task_list)
+        copied._adopt_tasks()  # the tasks stay with `self`; the copy gets copies
+        return copied
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> TaskGroup:
+        copied = super().__deepcopy__(memo)
+        copied._adopt_tasks(own_copy=True)
+        return copied
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> TaskGroup:
+        """As `BaseModel.model_copy`; the copy's tasks are linked to the copy."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied._adopt_tasks()
+        return copied
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        for task in self.task_list:
+            # Unpickling a Task first reaches its group while the task is not
+            # restored yet; its own state then brings its link back.
+            if getattr(task, "__pydantic_private__", None) is not None:
+                task._link_to(self)
 
     def set_task_list(self, tasks: list[Task]) -> None:
         """Replace the task list (names must be unique); tasks get this group's id."""

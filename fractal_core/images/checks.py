@@ -54,13 +54,14 @@ def ensure_inside_zarr_dir(zarr_url: str, zarr_dir: str) -> None:
 
 
 def _plainly_below(tail: str) -> bool:
-    """True if `tail` (after the zarr_dir prefix) has no `.`/`..`/empty component
-    and no control character, so no normalisation could move it elsewhere."""
+    """True if `tail` (after the zarr_dir prefix) has no `.`/`..`/empty component,
+    no control character and no trailing blank, so normalising cannot move it."""
     return (
         tail.isprintable()
         and "//" not in tail
         and "/." not in "/" + tail
         and not tail.endswith("/")
+        and tail == tail.rstrip()
     )
 
 

@@ -61,7 +61,7 @@ _urls = st.builds(
     lambda head, segs, tail: head + "/".join(segs) + tail,
     st.sampled_from(["/z/", "/z", "/zz/", "//z/", "/z/./", "/z/../", "/"]),
     st.lists(path_segments | st.sampled_from([".", "..", "", ".x"]), max_size=3),
-    st.sampled_from(["", "/", " ", "/.", "\x00"]),
+    st.sampled_from(["", "/", " ", "/.", "\x00", "/ ", "\u00a0"]),
 )
 
 
