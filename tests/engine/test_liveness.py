@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,6 +52,12 @@ def _wait_for(predicate: object, what: str) -> None:
         time.sleep(0.05)
 
 
+def _wait_found(token: str) -> list[int]:
+    """The token's processes, once at least one has exec'd with it."""
+    _wait_for(lambda: find_token_processes(token), f"a process with {token}")
+    return find_token_processes(token)
+
+
 # A job "owner": records itself, starts two task-like grandchildren with the
 # token (one ignores SIGTERM, one leaves the session with setsid), then sleeps.
 OWNER_SCRIPT = textwrap.dedent(
@@ -85,8 +92,9 @@ DECOY_SCRIPT = "import time; time.sleep(600)"
 @pytest.fixture
 def decoy() -> Iterator[subprocess.Popen[bytes]]:
     """A process carrying another job's token: must survive every kill here."""
-    env = {**os.environ, TOKEN_ENV: "decoy-token"}
+    env = {**os.environ, TOKEN_ENV: f"decoy-{uuid.uuid4().hex}"}
     proc = subprocess.Popen([sys.executable, "-c", DECOY_SCRIPT], env=env)
+    proc.token = env[TOKEN_ENV]  # type: ignore[attr-defined]
     yield proc
     proc.kill()
     proc.wait(timeout=HANG_GUARD)
@@ -112,7 +120,7 @@ def _start_owner(job_dir: Path, token: str) -> tuple[subprocess.Popen[bytes], in
 def test_killed_owner_leaves_an_orphan_whose_processes_get_killed(
     tmp_path: Path, decoy: subprocess.Popen[bytes]
 ) -> None:
-    token = "a" * 32
+    token = uuid.uuid4().hex  # unique: parallel test runs must not meet
     owner, ignore_pid, setsid_pid = _start_owner(tmp_path, token)
     try:
         assert inspect_job_folder(tmp_path) is JobFolderState.LIVE
@@ -127,7 +135,7 @@ def test_killed_owner_leaves_an_orphan_whose_processes_get_killed(
         assert _gone(ignore_pid) and _gone(setsid_pid)
         assert find_token_processes(token) == []
         assert decoy.poll() is None  # another job's process is untouched
-        assert find_token_processes("decoy-token") == [decoy.pid]
+        assert _wait_found(decoy.token) == [decoy.pid]  # type: ignore[attr-defined]
     finally:
         for pid in (ignore_pid, setsid_pid):
             if not _gone(pid):
