@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from fractal_core.domain.dataset import Dataset
 from fractal_core.domain.dataset import DatasetExport
 from fractal_core.domain.dataset import DatasetImport
@@ -103,8 +105,17 @@ def import_dataset_file(
     project_dirs: Sequence[str] | None = None,
     **fields: Any,
 ) -> Dataset:
-    """``import_dataset`` on the JSON content of ``path``."""
+    """``import_dataset`` on the JSON content of ``path``.
+
+    Every problem with the file, schema violations included, raises
+    ``DatasetImportError`` naming the file (the pydantic error is its cause).
+    """
     data = read_json_file(path, DatasetImportError)
     if not isinstance(data, Mapping):
         raise DatasetImportError(f"{path} does not hold a JSON object.")
-    return import_dataset(data, project_dirs=project_dirs, **fields)
+    try:
+        return import_dataset(data, project_dirs=project_dirs, **fields)
+    except ValidationError as error:
+        raise DatasetImportError(
+            f"{path} is not a valid dataset file: {error}"
+        ) from error

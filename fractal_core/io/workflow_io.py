@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from fractal_core.domain.workflow import Workflow
 from fractal_core.domain.workflow_task import WorkflowTask
 from fractal_core.domain.workflow_task import merged_meta
@@ -282,11 +284,20 @@ def import_workflow_file(
     ownership: Ownership | None = None,
     **kwargs: Any,
 ) -> Workflow:
-    """``import_workflow`` on the JSON content of ``path``."""
+    """``import_workflow`` on the JSON content of ``path``.
+
+    Schema violations raise ``WorkflowImportError`` naming the file (the
+    pydantic error is its cause); the other import errors are unchanged.
+    """
     data = read_json_file(path, WorkflowImportError)
     if not isinstance(data, Mapping):
         raise WorkflowImportError(f"{path} does not hold a JSON object.")
-    return import_workflow(data, task_groups, ownership, **kwargs)
+    try:
+        return import_workflow(data, task_groups, ownership, **kwargs)
+    except ValidationError as error:
+        raise WorkflowImportError(
+            f"{path} is not a valid workflow file: {error}"
+        ) from error
 
 
 def _locate_task(wftask: Any, task_groups: list[Any]) -> tuple[Any, Any]:
