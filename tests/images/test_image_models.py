@@ -136,3 +136,14 @@ def test_single_image_update() -> None:
     assert "origin" not in update.model_dump()
     fails(SingleImageUpdate, zarr_url="/x", types={"a": "not a bool"})
     fails(SingleImageUpdate, zarr_url="/x", types={"a": True, " a": True})
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("model", [SingleImage, SingleImageTaskOutput])
+def test_non_finite_attributes_refused(model: type, bad: float) -> None:
+    # Issue 13: NaN/inf are not JSON; a task output carrying one is invalid.
+    with pytest.raises(ValidationError, match="finite") as info:
+        model.model_validate({"zarr_url": "/z/a", "attributes": {"x": bad}})
+    assert info.value.errors()[0]["loc"] == ("attributes", "x")
+    ok = model.model_validate({"zarr_url": "/z/a", "attributes": {"x": 1e308}})
+    assert ok.attributes == {"x": 1e308}
