@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import stat
 import subprocess
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 from typing import Self
 
 from ._board import utc_now
@@ -17,6 +19,7 @@ from ._tree import SessionRef
 from ._tree import start_time_of
 from ._unit import ExecutableCheck
 from ._unit import InvalidCommand
+from ._unit import NotRegularFile
 from ._unit import cancelled
 from ._unit import failed
 from ._unit import judge_exit
@@ -29,6 +32,16 @@ from .base import UnitResult
 from .base import WorkUnit
 
 logger = logging.getLogger(__name__)
+
+
+def open_log(path: Path) -> BinaryIO:
+    """Create/truncate a unit's log file; never follows a link or blocks on a FIFO."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK
+    fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o644)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise NotRegularFile(f"{path} is not a regular file.")
+    return os.fdopen(fd, "wb")
 
 
 class ProcessStarter:
@@ -103,7 +116,15 @@ class ProcessStarter:
         if folder not in self._folders:
             folder.mkdir(parents=True, exist_ok=True)
             self._folders.add(folder)
-        with open(unit.log_file, "wb") as log:
+        try:
+            log = open_log(unit.log_file)
+        except (OSError, NotRegularFile) as exc:
+            return failed(
+                unit,
+                FailureKind.EXECUTOR_ERROR,
+                f"Cannot write log file {unit.log_file}: {exc}",
+            )
+        with log:
             try:
                 return subprocess.Popen(
                     argv,

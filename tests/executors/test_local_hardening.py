@@ -251,3 +251,20 @@ def test_cancel_from_another_thread_during_as_completed(
         seen = [r.unit_id for r in handle.as_completed(timeout=60)]
     assert sorted(seen) == ["u0", "u1", "u2"]
     assert all(r.status is UnitStatus.CANCELLED for r in handle.results().values())
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink"])
+def test_log_path_that_is_not_a_regular_file_fails_the_unit(
+    make_unit: UnitFactory, tmp_path: Path, kind: str
+) -> None:
+    unit = make_unit("u0")
+    unit.log_file.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "fifo":
+        os.mkfifo(unit.log_file)
+    else:
+        unit.log_file.symlink_to(tmp_path / "elsewhere.txt")
+    result = _run_one(unit)
+    assert result.failure is not None
+    assert result.failure.kind is FailureKind.EXECUTOR_ERROR
+    assert str(unit.log_file) in result.failure.message
+    assert not (tmp_path / "elsewhere.txt").exists()
