@@ -27,6 +27,7 @@ from .pip_collect import collect_pypi
 from .pip_collect import collect_wheel
 from .pixi import collect_pixi
 from .pypi import choose_version
+from .recovery import recover_stale_folders
 from .result import OperationFailed
 from .result import OperationResult
 from .specs import parse_pixi_archive_name
@@ -65,5 +66,6 @@ __all__ = [
     "parse_pixi_archive_name",
     "parse_wheel_name",
     "reactivate",
+    "recover_stale_folders",
     "validate_package_name",
 ]

@@ -130,10 +130,35 @@ class ActivityLog:
         self.write(f"Operation failed. Original error: {message}", logging.ERROR)
         self._finish(ok=False)
 
+    def interrupted(self, error: BaseException) -> None:
+        """→ failed, saying the operation was interrupted (Ctrl-C, exit, cancel)."""
+        detail = f": {error}" if str(error) else ""
+        self.write(
+            f"Operation interrupted by {type(error).__name__}{detail}; its running "
+            "command was stopped and its half-built folder cleaned up.",
+            logging.ERROR,
+        )
+        self._finish(ok=False)
+
     def _finish(self, *, ok: bool) -> None:
         with self._lock:
             self.activity.finish(ok, "".join(self._parts))
         self._notify()
+
+
+def record_failure(log: ActivityLog, error: BaseException) -> None:
+    """End `log`'s activity as failed because of `error`.
+
+    An `Exception` is recorded and swallowed (operations report failures on the
+    activity); anything else (KeyboardInterrupt, SystemExit, a cancellation) is
+    recorded as an interruption and re-raised.
+    """
+    if isinstance(error, Exception):
+        log.fail(error)
+        return
+    if not log.activity.is_finished:
+        log.interrupted(error)
+    raise error
 
 
 def check_no_activity_in_flight(activities: list[TaskGroupActivity]) -> None:

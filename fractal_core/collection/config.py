@@ -136,8 +136,9 @@ class CollectionSettings(BaseModel):
     """Resolve PyPI versions with 2.17.0's string rules instead of PEP 440 ones."""
     index_url: str | None = None
     """Alternative package index for pip (`--index-url`); None keeps pip's own."""
-    step_timeout: PositiveFloat | None = Field(default=None)
-    """Kill any single command that runs longer than this (seconds)."""
+    step_timeout: PositiveFloat | None = Field(default=3600.0)
+    """Kill any single command (venv, pip, pixi, script) running longer than this
+    many seconds and fail the operation; None waits forever."""
     lock_timeout: float = -1
     """Seconds to wait for a package-folder lock; -1 waits forever."""
     lock_dir: SafeAbsPath | None = None

@@ -21,6 +21,8 @@ import posixpath
 from collections.abc import Callable
 from functools import partial
 
+from packaging.utils import canonicalize_name
+
 from ..domain.task_group import TaskGroup
 from ..domain.task_group import TaskGroupActivityAction
 from ..domain.task_group import TaskGroupOrigin
@@ -30,11 +32,14 @@ from ..hosts import is_strictly_inside
 from ..types.strings import has_dotdot_component
 from .activity import ActivityListener
 from .activity import ActivityLog
+from .activity import record_failure
 from .config import CollectionSettings
 from .errors import CollectionStepError
+from .errors import InvalidCollectionRequest
 from .errors import TaskGroupStateError
 from .locking import run_locked
 from .pip_collect import FREEZE_FILENAME
+from .pip_collect import group_folder
 from .pixi import deactivate_pixi_locked
 from .pixi import reactivate_pixi_locked
 from .result import OperationResult
@@ -60,6 +65,46 @@ def check_group_path(group: TaskGroup, settings: CollectionSettings) -> str:
             f"{settings.base_dir!r}."
         )
     return posixpath.normpath(group.path)
+
+
+def own_folder_candidates(group: TaskGroup, settings: CollectionSettings) -> set[str]:
+    """The folders collection would give this group (as stored, and canonical name)."""
+    names = {group.pkg_name, canonicalize_name(group.pkg_name)}
+    found = set()
+    for name in names:
+        try:
+            found.add(group_folder(settings, group.user_id, name, group.version))
+        except InvalidCollectionRequest:
+            continue
+    return found
+
+
+def check_own_folder(group: TaskGroup, settings: CollectionSettings, host: Host) -> str:
+    """The group's folder, refused unless it is exactly the group's own folder.
+
+    "Own folder" is where collection puts a new group of this package, version
+    and owner (`group_folder`), reached without any symlink below the base
+    folder. This refuses the base folder, a parent holding other groups, a
+    sibling group's folder, anything outside the base and symlinked paths,
+    before anything is removed.
+    """
+    path = check_group_path(group, settings)
+    expected = own_folder_candidates(group, settings)
+    if path not in expected:
+        raise TaskGroupStateError(
+            f"Refusing to delete task-group path={group.path!r}: it is not the "
+            f"group's own folder (expected {' or '.join(sorted(expected))!r} for "
+            f"pkg_name={group.pkg_name!r}, version={group.version!r}, "
+            f"user_id={group.user_id!r})."
+        )
+    relative = posixpath.relpath(path, settings.base_dir)
+    real_base = host.realpath(settings.base_dir)
+    if host.realpath(path) != posixpath.join(real_base, relative):
+        raise TaskGroupStateError(
+            f"Refusing to delete task-group path={group.path!r}: it goes through "
+            f"a symlink (resolves to {host.realpath(path)!r})."
+        )
+    return path
 
 
 def _flag_only(
@@ -158,9 +203,9 @@ def _deactivate_pip(
         host.remove_tree(venv, base=path)
         log.write(f"Removed {venv}")
         log.succeed()
-    except Exception as e:
+    except BaseException as e:
         group.active = True  # FOLLOW 8.7: a failed deactivation leaves it active
-        log.fail(e)
+        record_failure(log, e)
     return OperationResult(log.activity, group)
 
 
@@ -239,13 +284,14 @@ def _reactivate_pip(
         runner.pip_install_requirements_file(python, freeze_file)
         group.active = True
         log.succeed()
-    except Exception as e:
+    except BaseException as e:
         if created and host.exists(venv):
             try:
                 host.remove_tree(venv, base=path)
+                log.write(f"Removed {venv}")
             except Exception as rm_error:
                 log.write(f"Removing {venv} failed: {rm_error}", logging.ERROR)
-        log.fail(e)
+        record_failure(log, e)
     return OperationResult(log.activity, group)
 
 
@@ -267,7 +313,7 @@ def delete(
         log.write("Task group has no folder: nothing to remove.")
         log.succeed()
         return OperationResult(log.activity, None)
-    path = check_group_path(group, settings)
+    path = check_own_folder(group, settings, host)
 
     def body(log: ActivityLog) -> OperationResult:
         log.ongoing()

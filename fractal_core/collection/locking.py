@@ -18,6 +18,7 @@ from filelock import Timeout
 
 from ..domain.task_group import TaskGroup
 from .activity import ActivityLog
+from .activity import record_failure
 from .config import CollectionSettings
 from .errors import TaskLifecycleError
 from .result import OperationResult
@@ -74,6 +75,8 @@ def run_locked(
 
     An error escaping `body` (or a lock timeout) fails the activity unless it
     already ended, and hands back `group_on_error` as the operation's group.
+    An interruption (KeyboardInterrupt, SystemExit, ...) is recorded the same
+    way, then re-raised once the lock is released.
     """
     try:
         with task_group_lock(
@@ -83,7 +86,10 @@ def run_locked(
             on_wait=log.write,
         ):
             return body(log)
-    except Exception as e:
-        if not log.activity.is_finished:
-            log.fail(e)
+    except BaseException as e:
+        if log.activity.is_finished:
+            if isinstance(e, Exception):
+                return OperationResult(log.activity, group_on_error)
+            raise
+        record_failure(log, e)  # re-raises anything but an Exception
         return OperationResult(log.activity, group_on_error)

@@ -25,12 +25,19 @@ from ..hosts import Host
 from ..hosts import LocalHost
 from .activity import ActivityListener
 from .activity import ActivityLog
+from .activity import record_failure
 from .config import CollectionSettings
 from .errors import InvalidCollectionRequest
 from .errors import TaskGroupPathExists
 from .locking import run_locked
 from .manifest_tasks import manifest_from_wheel
 from .manifest_tasks import tasks_from_installed_manifest
+from .ownership import claim
+from .ownership import is_stale
+from .ownership import read_owner
+from .ownership import recover_stale
+from .ownership import release
+from .ownership import release_if_gone
 from .pypi import resolve_version
 from .result import OperationResult
 from .specs import parse_wheel_name
@@ -59,11 +66,47 @@ def group_folder(
 def new_group_folder(
     settings: CollectionSettings, host: Host, user_id: int | None, pkg: str, ver: str
 ) -> str:
-    """`group_folder`, refused with `TaskGroupPathExists` if it is already there."""
+    """`group_folder`, refused with `TaskGroupPathExists` if it is already there.
+
+    A folder half-built by a process that has died (see `ownership`) is not
+    refused: the collection cleans it once it holds the lock.
+    """
     path = group_folder(settings, user_id, pkg, ver)
-    if host.exists(path):
-        raise TaskGroupPathExists(f"{path} already exists.")
+    if host.exists(path) and not is_stale(host, path):
+        record = read_owner(host, path)
+        owner = f" (being built by {record.describe()})" if record else ""
+        raise TaskGroupPathExists(f"{path} already exists{owner}.")
     return path
+
+
+def prepare_new_folder(
+    host: Host, path: str, settings: CollectionSettings, log: ActivityLog
+) -> bool:
+    """Under the lock: recover a stale half-built `path`; False if `path` exists.
+
+    A False return has already failed the activity ("... already exists.").
+    """
+    recover_stale(host, path, settings.base_dir, log.write)
+    if host.exists(path):
+        log.fail(f"{path} already exists.")
+        return False
+    return True
+
+
+def abandon_new_folder(
+    host: Host, path: str, created: bool, settings: CollectionSettings, log: ActivityLog
+) -> None:
+    """After a failure or interruption: remove the half-built folder and its record."""
+    if created and host.exists(path):
+        try:
+            host.remove_tree(path, base=settings.base_dir)
+            log.write(f"Removed {path}")
+        except Exception as rm_error:
+            log.write(f"Removing folder failed: {rm_error}", logging.ERROR)
+    try:
+        release_if_gone(host, path)
+    except Exception as rm_error:
+        log.write(f"Removing the owner record failed: {rm_error}", logging.ERROR)
 
 
 def _new_pip_group(
@@ -251,15 +294,15 @@ def _collect_locked(
     log: ActivityLog,
 ) -> OperationResult:
     path, venv_path = str(group.path), str(group.venv_path)
-    if host.exists(path):
-        log.fail(f"{path} already exists.")
+    if not prepare_new_folder(host, path, settings, log):
         return OperationResult(log.activity, None)
     runner = StepRunner(host, log, settings)
     created = False
     try:
         log.ongoing()
-        host.mkdir(path)
+        claim(host, path, runner.token, path)
         created = True
+        host.mkdir(path)
         if wheel_path is not None:
             dest = posixpath.join(path, os.path.basename(wheel_path))
             host.put(wheel_path, dest)
@@ -284,14 +327,10 @@ def _collect_locked(
         group.env_info = freeze
         host.write_text(posixpath.join(path, FREEZE_FILENAME), freeze)
         log.write(f"Collected {len(tasks)} tasks: {[t.name for t in tasks]}")
+        release(host, path)
         log.succeed()
         return OperationResult(log.activity, group)
-    except Exception as e:
-        if created:
-            try:
-                host.remove_tree(path, base=settings.base_dir)
-                log.write(f"Removed {path}")
-            except Exception as rm_error:
-                log.write(f"Removing folder failed: {rm_error}", logging.ERROR)
-        log.fail(e)
+    except BaseException as e:
+        abandon_new_folder(host, path, created, settings, log)
+        record_failure(log, e)
         return OperationResult(log.activity, None)

@@ -30,6 +30,7 @@ from ..hosts import LocalHost
 from ..manifest import MANIFEST_FILENAME
 from .activity import ActivityListener
 from .activity import ActivityLog
+from .activity import record_failure
 from .config import CollectionSettings
 from .config import PixiSettings
 from .errors import CollectionStepError
@@ -37,7 +38,11 @@ from .errors import InvalidCollectionRequest
 from .locking import run_locked
 from .manifest_tasks import build_tasks
 from .manifest_tasks import read_manifest
+from .ownership import claim
+from .ownership import release
+from .pip_collect import abandon_new_folder
 from .pip_collect import new_group_folder
+from .pip_collect import prepare_new_folder
 from .pixi_toml import simplify_pyproject_toml
 from .result import OperationResult
 from .specs import parse_pixi_archive_name
@@ -94,8 +99,7 @@ def collect_pixi(
     log = ActivityLog.for_group(TaskGroupActivityAction.COLLECT, group, on_change)
 
     def body(log: ActivityLog) -> OperationResult:
-        if host.exists(path):
-            log.fail(f"{path} already exists.")
+        if not prepare_new_folder(host, path, settings, log):
             return OperationResult(log.activity, None)
         return _collect_locked(group, settings, host, log, archive_path, use_lockfile)
 
@@ -111,15 +115,16 @@ def _collect_locked(
     use_lockfile: bool,
 ) -> OperationResult:
     path = str(group.path)
+    runner = StepRunner(host, log, settings)
     created = False
     try:
         log.ongoing()
-        host.mkdir(path)
+        claim(host, path, runner.token, path)
         created = True
+        host.mkdir(path)
         dest = posixpath.join(path, os.path.basename(archive_path))
         host.put(archive_path, dest)
         group.archive_path = dest
-        runner = StepRunner(host, log, settings)
         _extract_and_install(group, settings, runner, frozen=use_lockfile)
         package_root, wrapper = _post_install(group, settings, runner)
         manifest = read_manifest(host, posixpath.join(package_root, MANIFEST_FILENAME))
@@ -133,15 +138,12 @@ def _collect_locked(
         group.set_task_list(tasks)
         group.env_info = host.read_text(posixpath.join(_source_dir(group), "pixi.lock"))
         log.write(f"Collected {len(tasks)} tasks: {[t.name for t in tasks]}")
+        release(host, path)
         log.succeed()
         return OperationResult(log.activity, group)
-    except Exception as e:
-        if created:
-            try:
-                host.remove_tree(path, base=settings.base_dir)
-            except Exception as rm_error:
-                log.write(f"Removing folder failed: {rm_error}", logging.ERROR)
-        log.fail(e)
+    except BaseException as e:
+        abandon_new_folder(host, path, created, settings, log)
+        record_failure(log, e)
         return OperationResult(log.activity, None)
 
 
@@ -255,9 +257,9 @@ def deactivate_pixi_locked(
         log.ongoing()
         host.remove_tree(source, base=str(group.path))
         log.succeed()
-    except Exception as e:
+    except BaseException as e:
         group.active = True  # FOLLOW 8.7
-        log.fail(e)
+        record_failure(log, e)
     return OperationResult(log.activity, group)
 
 
@@ -276,11 +278,11 @@ def reactivate_pixi_locked(
         _post_install(group, settings, runner)
         group.active = True
         log.succeed()
-    except Exception as e:
+    except BaseException as e:
         if host.exists(source):
             try:
                 host.remove_tree(source, base=str(group.path))
             except Exception as rm_error:
                 log.write(f"Removing {source} failed: {rm_error}", logging.ERROR)
-        log.fail(e)
+        record_failure(log, e)
     return OperationResult(log.activity, group)

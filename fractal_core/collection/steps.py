@@ -10,20 +10,24 @@ from __future__ import annotations
 import json
 import posixpath
 import shlex
+import uuid
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 from packaging.utils import canonicalize_name
 
 from ..hosts import CommandResult
+from ..hosts import CommandTimeoutError
 from ..hosts import Host
 from ..hosts import HostError
 from ..manifest import MANIFEST_FILENAME
 from .activity import ActivityLog
 from .config import CollectionSettings
 from .errors import CollectionStepError
+from .ownership import TOKEN_ENV
 
 PIP_ENV = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONNOUSERSITE": "1"}
 
@@ -61,6 +65,8 @@ class StepRunner:
     host: Host
     log: ActivityLog
     settings: CollectionSettings
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """Put in every command's environment, to find its processes after a crash."""
 
     def run(
         self,
@@ -77,14 +83,20 @@ class StepRunner:
         `shown` replaces the command in the log (for long inline scripts).
         """
         self.log.write(f"START {step}: {shown or shlex.join(argv)}")
+        limit = self.settings.step_timeout
         try:
             res = self.host.run(
                 argv,
-                env={**PIP_ENV, **(env or {})},
+                env={**PIP_ENV, **(env or {}), TOKEN_ENV: self.token},
                 cwd=cwd,
-                timeout=self.settings.step_timeout,
+                timeout=limit,
                 on_output=self.log.output if echo else None,
             )
+        except CommandTimeoutError as e:
+            raise CollectionStepError(
+                f"Step '{step}' timed out after {limit} seconds (the step timeout, "
+                "CollectionSettings.step_timeout) and was killed with its processes."
+            ) from e
         except HostError as e:
             raise CollectionStepError(f"Step '{step}' could not run: {e}") from e
         if res.returncode != 0:
