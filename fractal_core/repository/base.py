@@ -1,0 +1,238 @@
+"""The repository seam: where projects, datasets, workflows, task groups, jobs
+and history live, behind one protocol per aggregate and a unit of work.
+
+A `Store` is a database (or memory). `store.unit_of_work()` opens a unit of
+work: every change made through its repositories becomes visible to others
+only on `commit()`; leaving the `with` block without committing rolls back.
+Repositories hand out and take domain objects (pydantic models, no
+SQLAlchemy): `add` returns the stored object with its id filled in, `get`
+returns a fresh copy (changing it changes nothing until `update`).
+
+The store is also the engine's recorder (`store.recorder()`), and the
+recorder's writes (one transaction per engine event, one per applied task)
+are visible through the same store's units of work.
+
+Implementations: `memory.MemoryStore` (the default, no dependency) and
+`sql.SQLStore` (SQLAlchemy 2 on SQLite or PostgreSQL). Both pass
+`tests/repository/contract.py` unchanged.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from types import TracebackType
+from typing import Any
+from typing import Protocol
+from typing import Self
+from typing import runtime_checkable
+
+from ..domain.dataset import Dataset
+from ..domain.job import Job
+from ..domain.job import JobStatus
+from ..domain.project import Project
+from ..domain.task import Task
+from ..domain.task_group import TaskGroup
+from ..domain.task_group import TaskGroupActivity
+from ..domain.workflow import Workflow
+from ..engine.recorder import HistoryQueries
+from ..engine.recorder import ImageChanges
+from ..engine.recorder import Recorder
+from ..errors import FractalCoreError
+from ..images.image_list import ImageList
+
+__all__ = [
+    "ConflictError",
+    "DatasetRepository",
+    "ImagePage",
+    "JobRepository",
+    "NotFoundError",
+    "ProjectRepository",
+    "RepositoryError",
+    "SchemaVersionError",
+    "Store",
+    "StoreRecorder",
+    "TaskGroupRepository",
+    "UnitOfWork",
+    "WorkflowRepository",
+]
+
+
+class RepositoryError(FractalCoreError):
+    """Something went wrong storing or loading an object."""
+
+
+class NotFoundError(RepositoryError, LookupError):
+    """No object of that kind with that id (the message names both)."""
+
+
+class ConflictError(RepositoryError, ValueError):
+    """A uniqueness rule refused the change (e.g. a second submitted job)."""
+
+
+class SchemaVersionError(RepositoryError):
+    """The database was written by another schema version (see the upgrade docs)."""
+
+
+@dataclass(frozen=True)
+class ImagePage:
+    """One page of a dataset's images, as the reference's image query returns it.
+
+    `total_count` counts the images matching the filters (all pages);
+    `attributes` (attribute -> sorted distinct values) and `types` (sorted type
+    names) describe the whole dataset, not only the page.
+    """
+
+    items: list[dict[str, Any]]
+    total_count: int
+    page: int
+    page_size: int
+    attributes: dict[str, list[Any]] = field(default_factory=dict)
+    types: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class ProjectRepository(Protocol):
+    def add(self, project: Project) -> Project: ...
+    def get(self, project_id: int) -> Project: ...
+    def list(self) -> list[Project]: ...
+    def update(self, project: Project) -> None: ...
+    def delete(self, project_id: int) -> None:
+        """Delete the project and everything it owns (datasets, workflows, jobs'
+        links as the reference cascades them)."""
+        ...
+
+
+@runtime_checkable
+class DatasetRepository(Protocol):
+    def add(self, dataset: Dataset) -> Dataset:
+        """Store the dataset and its images (one row each in SQL)."""
+        ...
+
+    def get(self, dataset_id: int, *, with_images: bool = True) -> Dataset: ...
+    def list(self, project_id: int | None = None) -> list[Dataset]:
+        """Datasets (without their images loaded), by id."""
+        ...
+
+    def update(self, dataset: Dataset) -> None:
+        """Store name and zarr_dir; images change only through the image methods."""
+        ...
+
+    def delete(self, dataset_id: int) -> None: ...
+
+    # -- images, one row per image ------------------------------------------------
+    def images(self, dataset_id: int) -> ImageList: ...
+    def query_images(
+        self,
+        dataset_id: int,
+        *,
+        type_filters: Mapping[str, bool] | None = None,
+        attribute_filters: Mapping[str, Sequence[Any]] | None = None,
+        zarr_url: str | None = None,
+        page: int = 1,
+        page_size: int | None = None,
+    ) -> ImagePage: ...
+    def apply_image_changes(self, dataset_id: int, changes: ImageChanges) -> None:
+        """Append created images (in order), replace updated ones in place,
+        delete removed ones: O(k) writes for k changed images."""
+        ...
+
+    def replace_images(self, dataset_id: int, images: ImageList) -> None: ...
+
+
+@runtime_checkable
+class WorkflowRepository(Protocol):
+    def add(self, workflow: Workflow) -> Workflow:
+        """Store the workflow and its tasks (workflow tasks get ids)."""
+        ...
+
+    def get(self, workflow_id: int) -> Workflow: ...
+    def list(self, project_id: int | None = None) -> list[Workflow]: ...
+    def update(self, workflow: Workflow) -> Workflow:
+        """Store name, description and the task list as given (new workflow
+        tasks get ids, missing ones are deleted); return the stored workflow."""
+        ...
+
+    def delete(self, workflow_id: int) -> None: ...
+
+
+@runtime_checkable
+class TaskGroupRepository(Protocol):
+    def add(self, group: TaskGroup) -> TaskGroup:
+        """Store the group and its tasks (tasks get ids)."""
+        ...
+
+    def get(self, task_group_id: int) -> TaskGroup: ...
+    def get_task(self, task_id: int) -> Task:
+        """The task, linked to its stored group (`task.task_group`)."""
+        ...
+
+    def list(
+        self,
+        *,
+        pkg_name: str | None = None,
+        version: str | None = None,
+        active: bool | None = None,
+    ) -> list[TaskGroup]: ...
+    def update(self, group: TaskGroup) -> None: ...
+    def delete(self, task_group_id: int) -> None: ...
+    def add_activity(self, activity: TaskGroupActivity) -> TaskGroupActivity: ...
+    def update_activity(self, activity: TaskGroupActivity) -> None: ...
+    def activities(
+        self, task_group_id: int | None = None
+    ) -> builtins.list[TaskGroupActivity]: ...
+
+
+@runtime_checkable
+class JobRepository(Protocol):
+    def add(self, job: Job) -> Job:
+        """Store a new job. A second `submitted` job for the same dataset raises
+        ConflictError, enforced so that two processes racing cannot both win."""
+        ...
+
+    def get(self, job_id: int) -> Job: ...
+    def list(
+        self,
+        *,
+        project_id: int | None = None,
+        dataset_id: int | None = None,
+        workflow_id: int | None = None,
+        status: JobStatus | None = None,
+    ) -> list[Job]: ...
+    def update(self, job: Job) -> None: ...
+
+
+@runtime_checkable
+class StoreRecorder(Recorder, HistoryQueries, Protocol):
+    """The engine's recorder as a store provides it: events and queries."""
+
+
+@runtime_checkable
+class UnitOfWork(Protocol):
+    projects: ProjectRepository
+    datasets: DatasetRepository
+    workflows: WorkflowRepository
+    task_groups: TaskGroupRepository
+    jobs: JobRepository
+
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed, then release the unit of work."""
+        ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    def unit_of_work(self) -> UnitOfWork: ...
+    def recorder(self) -> StoreRecorder: ...
+    def close(self) -> None: ...
