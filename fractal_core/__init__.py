@@ -3,6 +3,8 @@
 Everything a user needs is importable from here; subpackages hold one concern each.
 """
 
+import logging as _logging
+
 from ._version import __version__
 from .collection import BackgroundOperation
 from .collection import CollectionSettings
@@ -38,15 +40,27 @@ from .domain import TaskType
 from .domain import Workflow
 from .domain import WorkflowEditError
 from .domain import WorkflowTask
+from .engine import DatasetBusyError
 from .engine import EngineSettings
+from .engine import EventKind
+from .engine import HistoryQueries
 from .engine import InMemoryRecorder
+from .engine import JobCancelledError
+from .engine import JobEvent
 from .engine import JobExecutionError
+from .engine import JobHandle
 from .engine import JobOutcome
+from .engine import JobRefusedError
+from .engine import JobTimeoutError
 from .engine import Recorder
 from .engine import TaskExecutionError
 from .engine import TaskOutputValidationError
+from .engine import TaskProgress
+from .engine import recover_orphaned_job
+from .engine import recover_orphaned_jobs
 from .engine import run_job
 from .engine import run_workflow
+from .engine import submit_job
 from .errors import FilterError
 from .errors import FractalCoreError
 from .executors import Executor
@@ -125,7 +139,6 @@ from .types import validate_cmd
 from .types import validate_filters
 
 __all__ = [
-    "MANIFEST_FILENAME",
     "__version__",
     "AbsolutePathStr",
     "ArgumentValidationError",
@@ -133,11 +146,13 @@ __all__ = [
     "BackgroundOperation",
     "CollectionSettings",
     "Dataset",
+    "DatasetBusyError",
     "DatasetImportError",
     "DictStrAny",
     "DictStrStr",
     "DuplicateImageError",
     "EngineSettings",
+    "EventKind",
     "Executor",
     "ExecutorError",
     "FailureKind",
@@ -145,6 +160,7 @@ __all__ = [
     "FractalCoreError",
     "Handle",
     "HistoryImageCache",
+    "HistoryQueries",
     "HistoryRun",
     "HistoryUnit",
     "HistoryUnitStatus",
@@ -162,15 +178,21 @@ __all__ = [
     "IncompatibleTypeFiltersError",
     "InlineExecutor",
     "Job",
+    "JobCancelledError",
+    "JobEvent",
     "JobExecutionError",
+    "JobHandle",
     "JobOutcome",
+    "JobRefusedError",
     "JobStatus",
+    "JobTimeoutError",
     "LegacyTaskSourceError",
     "ListUniqueAbsolutePathStr",
     "ListUniqueNonEmptyString",
     "ListUniqueNonNegativeInt",
     "LocalExecutor",
     "LocalHost",
+    "MANIFEST_FILENAME",
     "ManifestError",
     "ManifestV2",
     "NonEmptyStr",
@@ -196,6 +218,7 @@ __all__ = [
     "TaskLifecycleError",
     "TaskManifestV2",
     "TaskOutputValidationError",
+    "TaskProgress",
     "TaskResolutionError",
     "TaskType",
     "TypeFilters",
@@ -239,10 +262,17 @@ __all__ = [
     "normalize_url",
     "parse_manifest",
     "reactivate",
+    "recover_orphaned_job",
+    "recover_orphaned_jobs",
     "run_job",
     "run_workflow",
     "sanitize_string",
+    "submit_job",
     "validate_cmd",
     "validate_filters",
     "version_sort_key",
 ]
+
+# A library never configures logging; this keeps "No handlers could be found"
+# warnings away when the application configured none.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())

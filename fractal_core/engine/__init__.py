@@ -51,6 +51,10 @@ from .recorder import Recorder
 from .recorder import RunRecord
 from .recorder import TaskApplied
 from .recorder import UnitRecord
+from .recovery import RecoveredJob
+from .recovery import find_orphaned_jobs
+from .recovery import recover_orphaned_job
+from .recovery import recover_orphaned_jobs
 from .runner import DEFAULT_MAX_PARALLELIZATION_LIST_SIZE
 from .runner import EngineSettings
 from .runner import FailedUnit
@@ -99,6 +103,7 @@ __all__ = [
     "NewUnit",
     "PreparedJob",
     "Recorder",
+    "RecoveredJob",
     "RunRecord",
     "Selection",
     "TaskApplied",
@@ -115,11 +120,14 @@ __all__ = [
     "apply_task_output",
     "deduplicate_list",
     "default_fractal_cache_dir",
+    "find_orphaned_jobs",
     "job_folder_name",
     "job_folder_path",
     "merge_outputs",
     "merge_task_outputs",
     "prepare_job",
+    "recover_orphaned_job",
+    "recover_orphaned_jobs",
     "run_job",
     "run_workflow",
     "select_images",
