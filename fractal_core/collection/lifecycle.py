@@ -38,6 +38,10 @@ from .errors import CollectionStepError
 from .errors import InvalidCollectionRequest
 from .errors import TaskGroupStateError
 from .locking import run_locked
+from .ownership import claim
+from .ownership import recover_stale
+from .ownership import release
+from .ownership import remove_partial
 from .pip_collect import FREEZE_FILENAME
 from .pip_collect import group_folder
 from .pixi import deactivate_pixi_locked
@@ -268,6 +272,7 @@ def _reactivate_pip(
     path: str,
 ) -> OperationResult:
     venv = str(group.venv_path)
+    recover_stale(host, venv, path, log.write)
     if host.exists(venv):
         log.fail(f"{venv} already exists.")
         return OperationResult(log.activity, group)
@@ -278,19 +283,17 @@ def _reactivate_pip(
         freeze_file = posixpath.join(path, FREEZE_FILENAME)
         host.write_text(freeze_file, str(group.env_info))
         runner = StepRunner(host, log, settings)
+        claim(host, venv, runner.token, path)
         created = True
         python = runner.create_venv(base_python, venv)
         runner.upgrade_pip(python)
         runner.pip_install_requirements_file(python, freeze_file)
+        release(host, venv)
         group.active = True
         log.succeed()
     except BaseException as e:
-        if created and host.exists(venv):
-            try:
-                host.remove_tree(venv, base=path)
-                log.write(f"Removed {venv}")
-            except Exception as rm_error:
-                log.write(f"Removing {venv} failed: {rm_error}", logging.ERROR)
+        if created:
+            remove_partial(host, venv, path, log)
         record_failure(log, e)
     return OperationResult(log.activity, group)
 

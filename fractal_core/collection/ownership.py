@@ -32,6 +32,7 @@ from enum import StrEnum
 
 from ..hosts import Host
 from ..hosts import LocalHost
+from .activity import ActivityLog
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +196,20 @@ def release_if_gone(host: Host, target: str) -> None:
     """
     if not host.exists(target):
         release(host, target)
+
+
+def remove_partial(host: Host, target: str, base: str, log: ActivityLog) -> None:
+    """After a failure: remove the half-built `target` (inside `base`), then its record.
+
+    Removal errors are logged, not raised (the operation is failing already).
+    """
+    try:
+        if host.exists(target):
+            host.remove_tree(target, base=base)
+            log.write(f"Removed {target}")
+        release_if_gone(host, target)
+    except Exception as e:
+        log.write(f"Removing {target} failed: {e}", logging.ERROR)
 
 
 def _proc_uid(pid: str) -> int | None:

@@ -39,7 +39,9 @@ from .locking import run_locked
 from .manifest_tasks import build_tasks
 from .manifest_tasks import read_manifest
 from .ownership import claim
+from .ownership import recover_stale
 from .ownership import release
+from .ownership import remove_partial
 from .pip_collect import abandon_new_folder
 from .pip_collect import new_group_folder
 from .pip_collect import prepare_new_folder
@@ -267,22 +269,21 @@ def reactivate_pixi_locked(
     group: TaskGroup, settings: CollectionSettings, host: Host, log: ActivityLog
 ) -> OperationResult:
     """Re-extract the archive and reinstall with the stored lock file (`--frozen`)."""
-    source = _source_dir(group)
+    source, path = _source_dir(group), str(group.path)
+    recover_stale(host, source, path, log.write)
     if host.exists(source):
         log.fail(f"{source} already exists.")
         return OperationResult(log.activity, group)
     try:
         log.ongoing()
         runner = StepRunner(host, log, settings)
+        claim(host, source, runner.token, path)
         _extract_and_install(group, settings, runner, frozen=True)
         _post_install(group, settings, runner)
+        release(host, source)
         group.active = True
         log.succeed()
     except BaseException as e:
-        if host.exists(source):
-            try:
-                host.remove_tree(source, base=str(group.path))
-            except Exception as rm_error:
-                log.write(f"Removing {source} failed: {rm_error}", logging.ERROR)
+        remove_partial(host, source, path, log)
         record_failure(log, e)
     return OperationResult(log.activity, group)

@@ -18,6 +18,8 @@ import pytest
 from fractal_core.collection import CollectionSettings
 from fractal_core.collection import TaskGroupPathExists
 from fractal_core.collection import collect_wheel
+from fractal_core.collection import deactivate
+from fractal_core.collection import reactivate
 from fractal_core.collection import recover_stale_folders
 from fractal_core.collection.ownership import OwnerRecord
 from fractal_core.collection.ownership import OwnerState
@@ -171,3 +173,22 @@ def test_record_pointing_outside_the_base_is_ignored(
     _write_record(stale, replace(record, pid=_dead_pid()))
     assert recover_stale_folders(settings) == []
     assert stale.is_dir()
+
+
+def test_reactivation_recovers_a_venv_left_by_a_dead_process(
+    settings: CollectionSettings, tmp_path: Path
+) -> None:
+    """A reactivation killed midway leaves `venv/` and its record: recovered."""
+    wheel = make_wheel(tmp_path / "w", manifest_data=manifest("t1"))
+    group = collect_wheel(wheel, settings=settings).raise_for_failure().task_group
+    assert group is not None
+    assert deactivate(group, settings=settings).ok
+    venv = Path(str(group.venv_path))
+    (venv / "bin").mkdir(parents=True)  # what a killed `python -m venv` leaves
+    record = OwnerRecord.current("tok", str(group.path))
+    _write_record(venv, replace(record, pid=_dead_pid()))
+    res = reactivate(group, settings=settings)
+    assert res.ok, res.activity.log
+    assert "Recovery: removed a half-built folder" in res.activity.log
+    assert not Path(marker_path(str(venv))).exists()
+    assert (venv / "bin" / "python").exists()
