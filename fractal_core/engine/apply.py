@@ -28,9 +28,11 @@ from ..types.urls import url_inside_checker
 from ._gc import gc_paused
 from .errors import MissingImageError
 from .errors import NewImageOutsideZarrDirError
+from .outputs import ERROR_CHARS
 from .outputs import MergedOutput
+from .outputs import excerpt
 
-__all__ = ["AppliedOutput", "ImageIndex", "apply_task_output", "gc_paused"]
+__all__ = ["AppliedOutput", "ImageIndex", "apply_task_output"]
 
 ImageDict = dict[str, Any]
 ImageIndex = dict[str, ImageDict]
@@ -75,6 +77,7 @@ def apply_task_output(
     *,
     zarr_dir: str,
     output_types: Mapping[str, bool],
+    pause_gc: bool = False,
 ) -> AppliedOutput:
     """Apply `output` to a copy of `images`; return the copy and the changes.
 
@@ -82,9 +85,10 @@ def apply_task_output(
     Raises NewImageOutsideZarrDirError or MissingImageError (both
     TaskOutputApplicationError) and leaves `images` untouched.
     Stored image dicts are shared with the input, never mutated: every changed
-    image is a new dict.
+    image is a new dict. `pause_gc=True` pauses the process-wide cyclic garbage
+    collector meanwhile (faster on huge outputs; see `_gc`).
     """
-    with gc_paused():
+    with gc_paused(pause_gc):
         return _apply(images, output, zarr_dir=zarr_dir, output_types=output_types)
 
 
@@ -126,7 +130,8 @@ def _apply(
             if not is_inside(zarr_url):
                 raise NewImageOutsideZarrDirError(
                     "Cannot create image if zarr_url is not a subfolder of "
-                    f"zarr_dir.\nzarr_dir: {zarr_dir}\nzarr_url: {zarr_url}"
+                    f"zarr_dir.\nzarr_dir: {excerpt(zarr_dir, ERROR_CHARS)}\n"
+                    f"zarr_url: {excerpt(zarr_url, ERROR_CHARS)}"
                 )
             base_attrs, base_types = _origin_base(work, origin)
             work[zarr_url] = {
@@ -141,7 +146,8 @@ def _apply(
     for zarr_url in output.image_list_removals:
         if zarr_url not in work:
             raise MissingImageError(
-                f"Cannot remove missing image (zarr_url={zarr_url})."
+                "Cannot remove missing image "
+                f"(zarr_url={excerpt(zarr_url, ERROR_CHARS)})."
             )
         del work[zarr_url]
         result.removed.append(zarr_url)

@@ -35,6 +35,7 @@ __all__ = [
     "TaskOutput",
     "as_plain",
     "deduplicate_list",
+    "excerpt",
     "merge_outputs",
     "merge_task_outputs",
     "validate_init_task_output",
@@ -42,6 +43,13 @@ __all__ = [
 ]
 
 ImageUpdate = dict[str, Any]
+
+# Error messages stay below about MESSAGE_LIMIT characters whatever a task
+# wrote: a 50 MB output is named by file, field and excerpt, never copied.
+# Messages under the limit are left exactly as the reference words them.
+MESSAGE_LIMIT = 10_000
+EXCERPT_CHARS = 200
+ERROR_CHARS = 4_000
 
 
 class TaskOutput(BaseModel):
@@ -77,8 +85,27 @@ class InitTaskOutput(BaseModel):
     parallelization_list: list[InitArgsModel] = Field(default_factory=list)
 
 
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """`text` itself, or its first `limit` characters and how many were cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
 def _where(output_file: Path | str | None) -> str:
     return f" (output file: {output_file})" if output_file is not None else ""
+
+
+def _invalid_output(
+    label: str, output_file: Path | str | None, error: str, data: Any
+) -> TaskOutputValidationError:
+    """The reference's message; error and data cut to excerpts if it is too long."""
+    head = f"Validation of {label} failed{_where(output_file)}.\nOriginal error: "
+    data_text = str(data)
+    if len(head) + len(error) + len(data_text) + 18 > MESSAGE_LIMIT:
+        error = excerpt(error, ERROR_CHARS)
+        data_text = excerpt(data_text, EXCERPT_CHARS)
+    return TaskOutputValidationError(f"{head}{error}\nOriginal data: {data_text}.")
 
 
 def _validate(
@@ -86,21 +113,16 @@ def _validate(
 ) -> Any:
     if not isinstance(value, Mapping):
         # The reference lets a TypeError escape here; we call it an invalid output.
-        raise TaskOutputValidationError(
-            f"Validation of {label} failed{_where(output_file)}.\n"
-            f"Original error: the output must be a JSON object, "
-            f"not {type(value).__name__}.\n"
-            f"Original data: {value}."
+        raise _invalid_output(
+            label,
+            output_file,
+            f"the output must be a JSON object, not {type(value).__name__}.",
+            value,
         )
     try:
-        with gc_paused():
-            return model.model_validate(dict(value))
+        return model.model_validate(dict(value))
     except ValidationError as exc:
-        raise TaskOutputValidationError(
-            f"Validation of {label} failed{_where(output_file)}.\n"
-            f"Original error: {exc}\n"
-            f"Original data: {value}."
-        ) from exc
+        raise _invalid_output(label, output_file, str(exc), value) from exc
 
 
 def validate_task_output(
@@ -153,19 +175,26 @@ def deduplicate_list(items: Iterable[Any]) -> list[Any]:
 
 
 def _deduplicate_images(images: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drop exact duplicates; only entries sharing a zarr_url are compared."""
-    by_url: dict[str, list[Any]] = {}
+    """Drop exact duplicates; only entries sharing a zarr_url are compared.
+
+    One dict entry per url, a list only for urls seen with different content
+    (rare): 100,000 updates do not allocate 100,000 lists.
+    """
+    first: dict[str, dict[str, Any]] = {}
+    others: dict[str, list[dict[str, Any]]] = {}
     out: list[dict[str, Any]] = []
     for image in images:
-        keys = by_url.get(image["zarr_url"])
-        if keys is None:
-            by_url[image["zarr_url"]] = [image]
+        url = image["zarr_url"]
+        seen = first.get(url)
+        if seen is None:
+            first[url] = image
             out.append(image)
             continue
         key = _image_key(image)
-        if any(_image_key(other) == key for other in keys):
+        kept = others.setdefault(url, [])
+        if _image_key(seen) == key or any(_image_key(o) == key for o in kept):
             continue
-        keys.append(image)
+        kept.append(image)
         out.append(image)
     return out
 
@@ -217,40 +246,55 @@ class MergedOutput:
 
 
 def check_zarr_urls_are_unique(updates: list[str], removals: list[str]) -> None:
-    """Raise DuplicateZarrUrlError listing every repeated url (reference message)."""
+    """Raise DuplicateZarrUrlError listing every repeated url (reference message).
+
+    Past MESSAGE_LIMIT characters the list stops with how many urls were left out.
+    """
     counts = Counter(updates)
     counts.update(removals)
     duplicates = [url for url, n in counts.items() if n > 1]
-    if duplicates:
-        msg = (
-            f"TaskOutput ({len(updates)} image_list_updates and "
-            f"{len(removals)} image_list_removals) has non-unique zarr_urls:"
-        )
-        for url in duplicates:
-            msg = f"{msg}\n{url}"
-        raise DuplicateZarrUrlError(msg)
+    if not duplicates:
+        return
+    lines = [
+        f"TaskOutput ({len(updates)} image_list_updates and "
+        f"{len(removals)} image_list_removals) has non-unique zarr_urls:"
+    ]
+    size = len(lines[0])
+    for shown, url in enumerate(duplicates):
+        line = excerpt(url, ERROR_CHARS)
+        if size + len(line) + 1 > MESSAGE_LIMIT:
+            lines.append(f"… ({len(duplicates) - shown} more zarr_urls)")
+            break
+        lines.append(line)
+        size += len(line) + 1
+    raise DuplicateZarrUrlError("\n".join(lines))
 
 
-def as_plain(output: TaskOutput | MergedOutput) -> MergedOutput:
+def as_plain(
+    output: TaskOutput | MergedOutput, *, pause_gc: bool = False
+) -> MergedOutput:
     """A validated output as plain dicts (the engine's working form)."""
     if isinstance(output, MergedOutput):
         return output
-    with gc_paused():
+    with gc_paused(pause_gc):
         return MergedOutput(
             image_list_updates=[_as_update(img) for img in output.image_list_updates],
             image_list_removals=list(output.image_list_removals),
         )
 
 
-def merge_outputs(task_outputs: Iterable[TaskOutput | MergedOutput]) -> MergedOutput:
+def merge_outputs(
+    task_outputs: Iterable[TaskOutput | MergedOutput], *, pause_gc: bool = False
+) -> MergedOutput:
     """Concatenate outputs in unit order; de-duplicate updates and removals.
 
     Updates: exact duplicates dropped (first kept). Removals: duplicates dropped
     keeping first-seen order (the reference uses a set, so its order is random).
+    `pause_gc=True` pauses the process-wide cyclic collector (see `_gc`).
     """
     updates: list[ImageUpdate] = []
     removals: list[str] = []
-    with gc_paused():
+    with gc_paused(pause_gc):
         for out in task_outputs:
             plain = as_plain(out)
             updates.extend(plain.image_list_updates)
@@ -262,7 +306,10 @@ def merge_outputs(task_outputs: Iterable[TaskOutput | MergedOutput]) -> MergedOu
 
 
 def merge_task_outputs(
-    outputs: Sequence[TaskOutput | MergedOutput], input_zarr_urls: Sequence[str]
+    outputs: Sequence[TaskOutput | MergedOutput],
+    input_zarr_urls: Sequence[str],
+    *,
+    pause_gc: bool = False,
 ) -> MergedOutput:
     """Merge the successful units' outputs of one task (spec §4.1 step 1).
 
@@ -272,7 +319,7 @@ def merge_task_outputs(
     """
     if not outputs:
         return MergedOutput()
-    merged = merge_outputs(outputs)
+    merged = merge_outputs(outputs, pause_gc=pause_gc)
     if merged.is_empty:
         merged = MergedOutput(
             image_list_updates=[
