@@ -50,6 +50,8 @@ __all__ = [
     "ImagePage",
     "JobRepository",
     "NotFoundError",
+    "PageWindow",
+    "PaginationError",
     "ProjectRepository",
     "RepositoryError",
     "SchemaVersionError",
@@ -58,6 +60,8 @@ __all__ = [
     "TaskGroupRepository",
     "UnitOfWork",
     "WorkflowRepository",
+    "check_pagination",
+    "clamped_page",
 ]
 
 
@@ -75,6 +79,60 @@ class ConflictError(RepositoryError, ValueError):
 
 class SchemaVersionError(RepositoryError):
     """The database was written by another schema version (see the upgrade docs)."""
+
+
+class PaginationError(RepositoryError, ValueError):
+    """`page` / `page_size` the reference refuses ("Invalid pagination parameters")."""
+
+
+def check_pagination(page: int, page_size: int | None) -> None:
+    """Refuse what the reference's `PaginationRequest` refuses: `page < 1`,
+    `page_size < 1`, and `page > 1` without a `page_size`."""
+    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+        raise PaginationError(
+            f"Invalid pagination parameters: page={page!r} must be an integer >= 1."
+        )
+    if page_size is not None and (
+        isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1
+    ):
+        raise PaginationError(
+            "Invalid pagination parameters: "
+            f"page_size={page_size!r} must be an integer >= 1 or None."
+        )
+    if page_size is None and page > 1:
+        raise PaginationError(
+            "Invalid pagination parameters: "
+            f"page_size is None but page={page} is greater than 1."
+        )
+
+
+@dataclass(frozen=True)
+class PageWindow:
+    """Which slice of `total_count` matching items one page shows.
+
+    `page` and `page_size` are what the reply reports; the items are
+    `matching[offset : offset + page_size]`.
+    """
+
+    page: int
+    page_size: int
+    offset: int
+
+
+def clamped_page(total_count: int, page: int, page_size: int | None) -> PageWindow:
+    """The reference's image-query pagination (services.md §2.4, "clamped").
+
+    No `page_size` means one page with everything (`page_size` reported as
+    the count); a page past the last one shows the last page; with nothing
+    matching, the requested page is echoed with no items.
+    """
+    check_pagination(page, page_size)
+    size = total_count if page_size is None else page_size
+    if total_count == 0:
+        return PageWindow(page=page, page_size=size, offset=0)
+    last_page = -(-total_count // size)
+    shown = min(page, last_page)
+    return PageWindow(page=shown, page_size=size, offset=(shown - 1) * size)
 
 
 @dataclass(frozen=True)
