@@ -79,6 +79,7 @@ class TaskContext:
     max_parallelization_list_size: int = 20_000
     default_parallel_tasks_per_job: int | None = None
     default_unit_timeout_s: float | None = None
+    pause_gc: bool = False
     control: JobControl | None = None
 
     @property
@@ -248,7 +249,9 @@ def _task_outcome(
     if result.output is None:
         return UnitOutcome(task_output=MergedOutput(), zarr_urls=zarr_urls)
     try:
-        output = parse_task_output(result.output, files.metadiff_file_local)
+        output = parse_task_output(
+            result.output, files.metadiff_file_local, pause_gc=ctx.pause_gc
+        )
     except TaskOutputValidationError as exc:
         return UnitOutcome(exception=exc, invalid_output=True, zarr_urls=zarr_urls)
     return UnitOutcome(task_output=output, zarr_urls=zarr_urls)

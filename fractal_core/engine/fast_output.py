@@ -11,6 +11,7 @@ result is the same either way (a property test compares both paths).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,8 @@ def _image(raw: Any) -> dict[str, Any]:
     for value in attributes.values():
         if type(value) not in _ATTRIBUTE_TYPES:
             raise _NotCanonical
+        if type(value) is float and not math.isfinite(value):
+            raise _NotCanonical  # the pydantic path refuses NaN and infinities
     for value in types.values():
         if type(value) is not bool:
             raise _NotCanonical

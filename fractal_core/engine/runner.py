@@ -88,6 +88,10 @@ class EngineSettings:
     # Wall-clock limit of one unit when its meta sets none (`time`); None: no
     # limit. Enforced by executors that can (the local one kills the unit).
     unit_timeout_s: float | None = None
+    # Pause the cyclic garbage collector while building large outputs (faster
+    # for 100k-image tasks) — it changes process-global state for every thread
+    # of the host, so it is off unless the application asks for it.
+    pause_gc: bool = False
 
 
 @dataclass
@@ -233,6 +237,7 @@ def _merge(
     outcomes: Mapping[int, UnitOutcome],
     selection: Selection,
     touch_only_successful_units: bool,
+    pause_gc: bool = False,
 ) -> MergedOutput:
     ordered = [o for _, o in sorted(outcomes.items())]
     outputs = [o.task_output for o in ordered if o.task_output is not None]
@@ -240,7 +245,7 @@ def _merge(
     if touch_only_successful_units:
         ok_urls = {url for o in ordered if o.exception is None for url in o.zarr_urls}
         touched = [url for url in touched if url in ok_urls]
-    return merge_task_outputs(outputs, touched)
+    return merge_task_outputs(outputs, touched, pause_gc=pause_gc)
 
 
 @dataclass
@@ -520,6 +525,7 @@ def _dispatch(
         max_parallelization_list_size=env.settings.max_parallelization_list_size,
         default_parallel_tasks_per_job=env.settings.parallel_tasks_per_job,
         default_unit_timeout_s=env.settings.unit_timeout_s,
+        pause_gc=env.settings.pause_gc,
         control=env.control,
     )
     try:
@@ -551,6 +557,7 @@ def _merge_and_apply(
             merged,
             zarr_dir=env.zarr_dir,
             output_types=getattr(task, "output_types", None) or {},
+            pause_gc=env.settings.pause_gc,
         )
     except Exception as exc:
         env.log.error(

@@ -32,6 +32,11 @@ if mode == "links":
     os.mkfifo(os.path.join(folder, "a-fifo"))
 elif mode == "fifo-output":
     os.mkfifo(out)
+elif mode == "nan-output":
+    url = os.path.join(args["zarr_dir"], "img")
+    open(out, "w").write(
+        '{"image_list_updates": [{"zarr_url": "%s", "attributes": {"a": NaN}}]}' % url
+    )
 elif mode == "huge-invalid-output":
     blob = "x" * 50_000_000
     json.dump({"image_list_updates": [{"zarr_url": 3, "attributes": {"a": blob}}]},
@@ -100,3 +105,9 @@ def test_huge_invalid_output_gives_a_short_error(tmp_path: Path) -> None:
     assert outcome.status == "failed"
     assert len(outcome.log) < 20_000
     assert "zarr_url" in outcome.log
+
+
+def test_nan_attribute_in_an_output_is_refused(tmp_path: Path) -> None:
+    outcome = _run_guarded(tmp_path, {"mode": "nan-output"})
+    assert outcome.status == "failed"
+    assert outcome.images is not None and len(outcome.images) == 0
