@@ -152,3 +152,19 @@ def gone(pid: int, timeout: float = 30.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def session_left(native_id: str | None) -> list[int]:
+    """Live processes still in the session of a unit's leader (pid = session id)."""
+    assert native_id is not None and native_id.isdigit()
+    left = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if fields[0] not in ("Z", "X") and int(fields[3]) == int(native_id):
+            left.append(int(entry.name))
+    return left
