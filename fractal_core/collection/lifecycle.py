@@ -196,7 +196,7 @@ def _deactivate_pip(
             log.write("Recreate pip-freeze information")
             group.env_info = runner.pip_freeze(venv_python(venv))
         if group.origin == TaskGroupOrigin.WHEELFILE:
-            _keep_wheel_in_folder(group, host, log, path)
+            _keep_wheel_in_folder(group, host, log, path, settings.step_timeout)
         bad = direct_references_outside(group.env_info, path)
         if bad:
             raise CollectionStepError(
@@ -214,7 +214,7 @@ def _deactivate_pip(
 
 
 def _keep_wheel_in_folder(
-    group: TaskGroup, host: Host, log: ActivityLog, path: str
+    group: TaskGroup, host: Host, log: ActivityLog, path: str, timeout: float | None
 ) -> None:
     """The wheel must live in the group folder; copy it there if it does not."""
     old = group.archive_path
@@ -230,7 +230,7 @@ def _keep_wheel_in_folder(
         raise CollectionStepError(f"Cannot find {old} in pip-freeze data. Exit.")
     new = posixpath.join(path, posixpath.basename(old))
     log.write(f"Copy wheel {old} into {new}")
-    res = host.run(["cp", "--", old, new])
+    res = host.run(["cp", "--", old, new], timeout=timeout)
     if not res.ok:
         raise CollectionStepError(f"Cannot copy {old} to {new}: {res.stderr}")
     group.env_info = group.env_info.replace(old, new)
