@@ -10,6 +10,8 @@ its own changes.
 
 from __future__ import annotations
 
+import logging
+
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +29,8 @@ from ..repository.base import Store
 from ..repository.base import UnitOfWork
 from ..types import normalize_url
 from . import _lookup
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["add_image", "delete_image", "get_image", "patch_image", "query_images"]
 
@@ -135,4 +139,22 @@ def delete_image(store: Store, project_id: int, dataset_id: int, zarr_url: str) 
         if _find(uow, dataset_id, url) is None:
             raise ImageNotFoundError(url)
         uow.datasets.apply_image_changes(dataset_id, ImageChanges(removed=[url]))
+        _forget_image_status(uow, dataset_id, url)
         uow.commit()
+
+
+def _forget_image_status(uow: UnitOfWork, dataset_id: int, zarr_url: str) -> None:
+    """Drop the image's history-status rows of every workflow task (spec §5.4).
+
+    Needs the store's optional `datasets.forget_image_status(dataset_id,
+    zarr_urls)`; a store without it keeps the rows (logged).
+    """
+    forget = getattr(uow.datasets, "forget_image_status", None)
+    if forget is None:
+        logger.warning(
+            "Store %s cannot drop the history status of deleted image %s.",
+            type(uow).__name__,
+            zarr_url,
+        )
+        return
+    forget(dataset_id, [zarr_url])
