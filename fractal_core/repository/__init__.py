@@ -8,6 +8,7 @@ from .base import DatasetRepository
 from .base import ImagePage
 from .base import JobRepository
 from .base import NotFoundError
+from .base import PaginationError
 from .base import ProjectRepository
 from .base import RepositoryError
 from .base import SchemaVersionError
@@ -16,13 +17,16 @@ from .base import StoreRecorder
 from .base import TaskGroupRepository
 from .base import UnitOfWork
 from .base import WorkflowRepository
+from .memory import MemoryStore
 
 __all__ = [
     "ConflictError",
     "DatasetRepository",
     "ImagePage",
     "JobRepository",
+    "MemoryStore",
     "NotFoundError",
+    "PaginationError",
     "ProjectRepository",
     "RepositoryError",
     "SchemaVersionError",
