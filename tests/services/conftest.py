@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from fractal_core.repository.base import Store
-
 from tests.engine.testkit import InstalledTestkit
 from tests.engine.testkit import install_testkit
 

@@ -7,9 +7,9 @@ import pytest
 from pydantic import ValidationError
 
 from fractal_core import services as sv
+from fractal_core.domain.history import HistoryUnitStatus
 from fractal_core.domain.job import JobStatus
 from fractal_core.engine.recorder import NewUnit
-from fractal_core.domain.history import HistoryUnitStatus
 from fractal_core.images.errors import DuplicateImageError
 from fractal_core.images.errors import ImageNotFoundError
 from fractal_core.images.errors import ImageOutsideZarrDirError
