@@ -135,7 +135,7 @@ class ActivityLog:
         detail = f": {error}" if str(error) else ""
         self.write(
             f"Operation interrupted by {type(error).__name__}{detail}; its running "
-            "command was stopped and its half-built folder cleaned up.",
+            "command (if any) was stopped with its process group.",
             logging.ERROR,
         )
         self._finish(ok=False)

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import posixpath
+import re
 import signal
 import socket
 import time
@@ -41,6 +42,9 @@ TOKEN_ENV = "FRACTAL_COLLECTION_TOKEN"
 """Environment variable carrying the operation's token into every command."""
 
 Note = Callable[[str], None]
+
+_TOKEN_FORMAT = re.compile(r"[0-9a-f]{32}")
+"""Tokens are uuid4 hex strings; a record with anything else kills nothing."""
 
 
 class OwnerState(StrEnum):
@@ -275,7 +279,8 @@ def recover_stale(host: Host, target: str, base: str, note: Note | None) -> bool
     record = read_owner(host, target)
     if record is None or record.state() != OwnerState.DEAD:
         return False
-    killed = kill_token_processes(record.token) if isinstance(host, LocalHost) else []
+    local = isinstance(host, LocalHost) and _TOKEN_FORMAT.fullmatch(record.token)
+    killed = kill_token_processes(record.token) if local else []
     removed = host.exists(target)
     if removed:
         host.remove_tree(target, base=base)

@@ -22,7 +22,10 @@ from .ownership import recover_stale
 
 logger = logging.getLogger(__name__)
 
-_MAX_DEPTH = 5  # <base>/<owner>/<pkg>/<version>/venv, with room to spare
+_MAX_DEPTH = 3
+"""Records sit in `<base>/<owner>/<pkg>` (new groups) or in
+`<base>/<owner>/<pkg>/<version>` (a venv / source_dir being rebuilt): no need to
+descend into environments."""
 
 
 def find_owner_records(base_dir: str) -> list[str]:

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import asdict
 from dataclasses import replace
@@ -21,6 +22,7 @@ from fractal_core.collection import collect_wheel
 from fractal_core.collection import deactivate
 from fractal_core.collection import reactivate
 from fractal_core.collection import recover_stale_folders
+from fractal_core.collection.ownership import TOKEN_ENV
 from fractal_core.collection.ownership import OwnerRecord
 from fractal_core.collection.ownership import OwnerState
 from fractal_core.collection.ownership import marker_path
@@ -192,3 +194,34 @@ def test_reactivation_recovers_a_venv_left_by_a_dead_process(
     assert "Recovery: removed a half-built folder" in res.activity.log
     assert not Path(marker_path(str(venv))).exists()
     assert (venv / "bin" / "python").exists()
+
+
+def test_recovery_kills_only_the_dead_owners_processes(
+    settings: CollectionSettings, tmp_path: Path
+) -> None:
+    """Processes carrying the dead owner's token are killed; another token's are not.
+
+    Two `sleep` stand-ins play a pip left running by a dead collector and a pip of
+    another (live) operation; their argv carries a unique marker for /proc scans.
+    """
+    marker = f"fractal-leftover-{uuid.uuid4().hex}"
+    dead_token, other_token = uuid.uuid4().hex, uuid.uuid4().hex
+    procs = {
+        token: subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(600)", marker, token],
+            env={**os.environ, TOKEN_ENV: token},
+        )
+        for token in (dead_token, other_token)
+    }
+    try:
+        stale = Path(settings.base_dir) / "pkg" / "1.0"
+        (stale / "venv").mkdir(parents=True)
+        record = OwnerRecord.current(dead_token, str(stale))
+        _write_record(stale, replace(record, pid=_dead_pid()))
+        assert recover_stale_folders(settings) == [str(stale)]
+        assert procs[dead_token].wait(timeout=60) == -signal.SIGKILL
+        assert procs[other_token].poll() is None
+    finally:
+        for proc in procs.values():
+            proc.kill()
+            proc.wait()
