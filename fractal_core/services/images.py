@@ -11,7 +11,6 @@ its own changes.
 from __future__ import annotations
 
 import logging
-
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
