@@ -22,6 +22,7 @@ modifies again) by reference.
 from __future__ import annotations
 
 import builtins
+import copy
 import itertools
 import logging
 import threading
@@ -67,6 +68,9 @@ logger = logging.getLogger(__name__)
 V = TypeVar("V")
 _GONE: Any = object()
 """Marks a deleted row in a unit of work's pending writes."""
+
+_ImageOp = ImageList | ImageChanges
+"""One image operation of a unit of work: a replacement list, or changes."""
 
 
 # --- state ---------------------------------------------------------------------
@@ -173,6 +177,9 @@ class MemoryUnitOfWork:
         )
         self.gone_datasets: set[int] = set()
         self.gone_workflow_tasks: set[int] = set()
+        # dataset id -> image operations, replayed at commit when another
+        # writer changed the same dataset's images meanwhile
+        self.image_ops: dict[int, list[_ImageOp]] = {}
 
     def _tables(self) -> dict[str, _Table[Any]]:
         return {
@@ -193,7 +200,7 @@ class MemoryUnitOfWork:
     def commit(self) -> None:
         """Merge the pending writes into the latest state, atomically."""
         gone_datasets, gone_wfts = self.gone_datasets, self.gone_workflow_tasks
-        state = self._store._commit(self._tables(), self._check_jobs_against)
+        state = self._store._commit(self._merged)
         self._begin(state)
         self._store._forget_history(gone_datasets, gone_wfts)
 
@@ -211,6 +218,39 @@ class MemoryUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self.rollback()
+
+    def _merged(self, current: _State) -> _State:
+        """`current` with this unit's writes applied; raises on conflicts."""
+        merged = {
+            name: table.merged_into(getattr(current, name))
+            for name, table in self._tables().items()
+            if name != "images"
+        }
+        merged["images"] = self._merged_images(current.images, merged["datasets"])
+        self._check_jobs_against(merged["jobs"])
+        return replace(current, **merged)
+
+    def _merged_images(
+        self, current: dict[int, ImageList], datasets: Mapping[int, Dataset]
+    ) -> dict[int, ImageList]:
+        """Image lists as rows: another writer's changes to the same dataset
+        are kept, this unit's operations are replayed over them."""
+        pending = self.t_images.pending
+        if not pending:
+            return current
+        merged = dict(current)
+        for dataset_id, images in pending.items():
+            if images is _GONE or dataset_id not in datasets:
+                merged.pop(dataset_id, None)
+            elif current.get(dataset_id) is self.t_images.base.get(dataset_id):
+                merged[dataset_id] = images  # nobody else wrote them
+            else:
+                merged[dataset_id] = _replayed(
+                    dataset_id,
+                    current.get(dataset_id, ImageList()),
+                    self.image_ops.get(dataset_id, []),
+                )
+        return merged
 
     def _check_jobs_against(self, jobs: dict[int, Job]) -> None:
         """Re-check one-submitted-job-per-dataset on the merged job table."""
@@ -237,6 +277,31 @@ class MemoryUnitOfWork:
             for wft in wf.task_list
             if wft.task_id is not None
         }
+
+
+def _replayed(dataset_id: int, current: ImageList, ops: list[_ImageOp]) -> ImageList:
+    """`ops` applied over images another writer committed meanwhile, with
+    row semantics: a created url someone else created is a conflict; an
+    update or removal of an image someone else removed does nothing."""
+    images = current.copy()
+    for op in ops:
+        if isinstance(op, ImageList):
+            images = op.copy()
+            continue
+        for image in op.created:
+            if image["zarr_url"] in images:
+                raise ConflictError(
+                    f"Dataset {dataset_id} already has an image with "
+                    f"zarr_url '{image['zarr_url']}' (written by another unit of work)."
+                )
+            images.add(image)
+        for image in op.updated:
+            if image["zarr_url"] in images:
+                images.set(image)
+        for zarr_url in op.removed:
+            if zarr_url in images:
+                images.remove(zarr_url)
+    return images
 
 
 def _check_single_submitted(jobs: Any, job: Job, job_id: int) -> None:
@@ -307,6 +372,7 @@ class _Datasets(_Repo):
         stored = _copy(bare).model_copy(update={"id": dataset_id})
         self.uow.t_datasets.put(dataset_id, stored)
         self.uow.t_images.put(dataset_id, dataset.images.copy())
+        self.uow.image_ops[dataset_id] = [dataset.images.copy()]
         return self.get(dataset_id)
 
     def get(self, dataset_id: int, *, with_images: bool = True) -> Dataset:
@@ -396,10 +462,12 @@ class _Datasets(_Repo):
             images.set(image)
         for zarr_url in changes.removed:
             images.remove(zarr_url)
+        self.uow.image_ops.setdefault(dataset_id, []).append(copy.deepcopy(changes))
 
     def replace_images(self, dataset_id: int, images: ImageList) -> None:
         self.uow.t_datasets.need(dataset_id)
         self.uow.t_images.put(dataset_id, images.copy())
+        self.uow.image_ops[dataset_id] = [images.copy()]
 
 
 def _check_changes_fit(
@@ -780,19 +848,10 @@ class MemoryStore:
             counter = self._counters.setdefault(kind, itertools.count(1))
             return next(counter)
 
-    def _commit(
-        self,
-        tables: Mapping[str, _Table[Any]],
-        check_jobs: Callable[[dict[int, Job]], None],
-    ) -> _State:
+    def _commit(self, merge: Callable[[_State], _State]) -> _State:
+        """Swap in `merge(latest state)` under the lock; nothing on error."""
         with self._lock:
-            current = self._state
-            merged = {
-                name: table.merged_into(getattr(current, name))
-                for name, table in tables.items()
-            }
-            check_jobs(merged["jobs"])
-            self._state = replace(current, **merged)
+            self._state = merge(self._state)
             return self._state
 
     def _forget_history(self, datasets: set[int], workflow_tasks: set[int]) -> None:

@@ -303,6 +303,22 @@ class UnitOfWorkContract(_Base):
         with store.unit_of_work() as reader:
             assert reader.projects.get(stored.id) == stored  # type: ignore[arg-type]
 
+    def test_image_changes_stay_private_until_commit(self, store: Store) -> None:
+        project = self.project(store)
+        x, y = f"{ZARR_DIR}/x", f"{ZARR_DIR}/y"
+        ds = self.dataset(store, project.id, [image(x)])  # type: ignore[arg-type]
+        assert ds.id is not None
+        with store.unit_of_work() as writer:
+            writer.datasets.apply_image_changes(
+                ds.id, ImageChanges(created=[image(y)], removed=[x])
+            )
+            assert writer.datasets.images(ds.id).zarr_urls() == [y]
+            with store.unit_of_work() as reader:
+                assert reader.datasets.images(ds.id).zarr_urls() == [x]
+            writer.commit()
+        with store.unit_of_work() as reader:
+            assert reader.datasets.images(ds.id).zarr_urls() == [y]
+
     def test_ids_survive_commit(self, store: Store) -> None:
         with store.unit_of_work() as uow:
             project = uow.projects.add(Project(name="p"))
