@@ -22,7 +22,6 @@ modifies again) by reference.
 from __future__ import annotations
 
 import builtins
-import copy
 import itertools
 import logging
 import threading
@@ -69,8 +68,19 @@ V = TypeVar("V")
 _GONE: Any = object()
 """Marks a deleted row in a unit of work's pending writes."""
 
-_ImageOp = ImageList | ImageChanges
-"""One image operation of a unit of work: a replacement list, or changes."""
+
+@dataclass(frozen=True)
+class _UrlChanges:
+    """The urls one `apply_image_changes` call touched (contents are read
+    from the unit of work's own list when replayed)."""
+
+    created: list[str]
+    updated: list[str]
+    removed: list[str]
+
+
+_ImageOp = _UrlChanges | None
+"""One image operation of a unit of work; None: the whole list was replaced."""
 
 
 # --- state ---------------------------------------------------------------------
@@ -242,13 +252,15 @@ class MemoryUnitOfWork:
         for dataset_id, images in pending.items():
             if images is _GONE or dataset_id not in datasets:
                 merged.pop(dataset_id, None)
-            elif current.get(dataset_id) is self.t_images.base.get(dataset_id):
+                continue
+            ops = self.image_ops.get(dataset_id, [])
+            if current.get(dataset_id) is self.t_images.base.get(dataset_id):
                 merged[dataset_id] = images  # nobody else wrote them
+            elif None in ops:
+                merged[dataset_id] = images  # replaced as a whole here
             else:
                 merged[dataset_id] = _replayed(
-                    dataset_id,
-                    current.get(dataset_id, ImageList()),
-                    self.image_ops.get(dataset_id, []),
+                    dataset_id, current.get(dataset_id, ImageList()), ops, images
                 )
         return merged
 
@@ -279,25 +291,27 @@ class MemoryUnitOfWork:
         }
 
 
-def _replayed(dataset_id: int, current: ImageList, ops: list[_ImageOp]) -> ImageList:
-    """`ops` applied over images another writer committed meanwhile, with
-    row semantics: a created url someone else created is a conflict; an
-    update or removal of an image someone else removed does nothing."""
+def _replayed(
+    dataset_id: int, current: ImageList, ops: list[_ImageOp], own: ImageList
+) -> ImageList:
+    """This unit's changes replayed over images another writer committed
+    meanwhile, with row semantics: a url created by both is a conflict; an
+    update or removal of an image the other writer removed does nothing.
+    Contents are the unit's final ones (`own`)."""
     images = current.copy()
     for op in ops:
-        if isinstance(op, ImageList):
-            images = op.copy()
-            continue
-        for image in op.created:
-            if image["zarr_url"] in images:
+        assert op is not None  # whole replacements never replay
+        for zarr_url in op.created:
+            if zarr_url in images:
                 raise ConflictError(
-                    f"Dataset {dataset_id} already has an image with "
-                    f"zarr_url '{image['zarr_url']}' (written by another unit of work)."
+                    f"Dataset {dataset_id} already has an image with zarr_url "
+                    f"'{zarr_url}' (written by another unit of work)."
                 )
-            images.add(image)
-        for image in op.updated:
-            if image["zarr_url"] in images:
-                images.set(image)
+            if zarr_url in own:
+                images.add(own[zarr_url])
+        for zarr_url in op.updated:
+            if zarr_url in images and zarr_url in own:
+                images.set(own[zarr_url])
         for zarr_url in op.removed:
             if zarr_url in images:
                 images.remove(zarr_url)
@@ -372,7 +386,7 @@ class _Datasets(_Repo):
         stored = _copy(bare).model_copy(update={"id": dataset_id})
         self.uow.t_datasets.put(dataset_id, stored)
         self.uow.t_images.put(dataset_id, dataset.images.copy())
-        self.uow.image_ops[dataset_id] = [dataset.images.copy()]
+        self.uow.image_ops[dataset_id] = [None]
         return self.get(dataset_id)
 
     def get(self, dataset_id: int, *, with_images: bool = True) -> Dataset:
@@ -409,14 +423,6 @@ class _Datasets(_Repo):
         self.uow.t_datasets.need(dataset_id)
         return self.uow.t_images.find(dataset_id) or ImageList()
 
-    def _own_images(self, dataset_id: int) -> ImageList:
-        """This unit of work's private copy of the images, to change in place."""
-        images = self._stored_images(dataset_id)
-        if dataset_id not in self.uow.t_images.pending:
-            images = images.copy()
-            self.uow.t_images.put(dataset_id, images)
-        return images
-
     def images(self, dataset_id: int) -> ImageList:
         return self._stored_images(dataset_id).copy()
 
@@ -452,22 +458,30 @@ class _Datasets(_Repo):
         )
 
     def apply_image_changes(self, dataset_id: int, changes: ImageChanges) -> None:
-        """Check every change fits, then apply them (all or nothing)."""
+        """Check every change fits, then apply them to a copy that replaces
+        this unit's images only if every image was valid (all or nothing)."""
         current = self._stored_images(dataset_id)
         _check_changes_fit(dataset_id, current, changes)
-        images = self._own_images(dataset_id)
+        images = current.copy()  # shallow: O(n) pointers, images are shared
         for image in changes.created:
             images.add(image)
         for image in changes.updated:
             images.set(image)
         for zarr_url in changes.removed:
             images.remove(zarr_url)
-        self.uow.image_ops.setdefault(dataset_id, []).append(copy.deepcopy(changes))
+        self.uow.t_images.put(dataset_id, images)
+        self.uow.image_ops.setdefault(dataset_id, []).append(
+            _UrlChanges(
+                created=[image["zarr_url"] for image in changes.created],
+                updated=[image["zarr_url"] for image in changes.updated],
+                removed=list(changes.removed),
+            )
+        )
 
     def replace_images(self, dataset_id: int, images: ImageList) -> None:
         self.uow.t_datasets.need(dataset_id)
         self.uow.t_images.put(dataset_id, images.copy())
-        self.uow.image_ops[dataset_id] = [images.copy()]
+        self.uow.image_ops[dataset_id] = [None]
 
 
 def _check_changes_fit(

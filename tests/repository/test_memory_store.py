@@ -193,3 +193,24 @@ def test_ids_of_rolled_back_units_are_not_reused() -> None:
         kept = uow.projects.add(Project(name="kept"))
         uow.commit()
     assert lost.id is not None and kept.id is not None and kept.id > lost.id
+
+
+def test_an_invalid_image_changes_nothing() -> None:
+    store = MemoryStore()
+    with store.unit_of_work() as uow:
+        project = uow.projects.add(Project(name="p"))
+        ds = uow.datasets.add(
+            Dataset(
+                name="d",
+                project_id=project.id,
+                zarr_dir="/z",
+                images=ImageList([_img("/z/a")]),
+            )
+        )
+        assert ds.id is not None
+        bad = {"zarr_url": "relative/path", "attributes": {}, "types": {}}
+        with pytest.raises(ValueError):
+            uow.datasets.apply_image_changes(
+                ds.id, ImageChanges(created=[_img("/z/b"), bad], removed=["/z/a"])
+            )
+        assert uow.datasets.images(ds.id).zarr_urls() == ["/z/a"]
