@@ -9,7 +9,10 @@ A unit of work reads the snapshot current when it began (or last committed or
 rolled back), overlaid with its own pending writes. `commit()` re-checks the
 rules that concern other writers (one `submitted` job per dataset) against the
 latest committed state under the store's lock and merges the pending writes
-into it (last writer wins per object). Ids come from per-kind counters owned
+into it (last writer wins per object). A dataset's images behave as rows, as
+in SQL: when another writer changed the same dataset's images meanwhile, this
+unit's image changes are replayed over theirs by zarr_url (a url both created
+is a `ConflictError`). Ids come from per-kind counters owned
 by the store: they only grow, and ids given out by a rolled-back unit of work
 are never reused.
 
