@@ -27,6 +27,10 @@ BUSY_TIMEOUT_S = 60.0
 """How long a SQLite writer waits for another process's write lock."""
 
 BEGIN_OPTION = "fractal_sqlite_begin"
+"""Execution option naming the BEGIN mode of a SQLite transaction."""
+
+TRANSACTION_OPEN = "fractal_transaction_open"
+"""`Session.info` flag: the session holds a connection in a transaction."""
 
 
 def read_url(url: str | Path) -> URL:

@@ -62,8 +62,12 @@ class ImageTable:
 
 
 DATASET_IMAGES = ImageTable(
-    "Dataset", ImageRow.__table__, "dataset_id", DatasetRow.__table__, "id"
-)  # type: ignore[arg-type]
+    "Dataset",
+    ImageRow.__table__,  # type: ignore[arg-type]
+    "dataset_id",
+    DatasetRow.__table__,  # type: ignore[arg-type]
+    "id",
+)
 LOOSE_IMAGES = ImageTable(
     "Recorded dataset",
     LooseImageRow.__table__,  # type: ignore[arg-type]
@@ -93,9 +97,7 @@ def read_images(conn: Connection, where: ImageTable, owner: Any) -> ImageList:
     return ImageList.trusted(row_to_image(row) for row in rows)
 
 
-def _take_positions(
-    conn: Connection, where: ImageTable, owner: Any, count: int
-) -> int:
+def _take_positions(conn: Connection, where: ImageTable, owner: Any, count: int) -> int:
     """Reserve `count` positions; return the first. Locks the owner row."""
     ct = where.counter_table
     key = ct.c[where.counter_key]
@@ -116,9 +118,18 @@ def insert_images(
     owner: Any,
     images: Sequence[Mapping[str, Any]],
 ) -> None:
-    """Append images after the last position (one multi-row INSERT)."""
+    """Append images after the last position (one multi-row INSERT).
+
+    A zarr_url already in the list raises `ConflictError` naming it.
+    """
     if not images:
         return
+    present = existing_urls(conn, where, owner, [image["zarr_url"] for image in images])
+    if present:
+        raise ConflictError(
+            f"{where.kind} {owner!r} already has an image with zarr_url "
+            f"{present[0]!r} ({len(present)} of the created images present)."
+        )
     first = _take_positions(conn, where, owner, len(images))
     rows = [
         {
@@ -156,7 +167,9 @@ def update_images(
         return
     statement = (
         update(t)
-        .where(where.owner() == bindparam("b_owner"), t.c.zarr_url == bindparam("b_url"))
+        .where(
+            where.owner() == bindparam("b_owner"), t.c.zarr_url == bindparam("b_url")
+        )
         .values(
             origin=bindparam("b_origin"),
             attributes=bindparam("b_attributes", type_=t.c.attributes.type),
@@ -225,7 +238,9 @@ def _check_all_found(
     present = set(
         existing_urls(conn, where, owner, [image["zarr_url"] for image in images])
     )
-    missing = [image["zarr_url"] for image in images if image["zarr_url"] not in present]
+    missing = [
+        image["zarr_url"] for image in images if image["zarr_url"] not in present
+    ]
     if missing:
         raise NotFoundError(
             f"{where.kind} {owner!r} has no image with zarr_url {missing[0]!r} "
@@ -243,17 +258,36 @@ def existing_urls(
         chunk = list(urls[start : start + CHUNK])
         found.extend(
             conn.scalars(
-                select(t.c.zarr_url).where(where.owner() == owner, t.c.zarr_url.in_(chunk))
+                select(t.c.zarr_url).where(
+                    where.owner() == owner, t.c.zarr_url.in_(chunk)
+                )
             )
         )
     return found
 
 
 def delete_images(
-    conn: Connection, where: ImageTable, owner: Any, urls: Sequence[str]
+    conn: Connection,
+    where: ImageTable,
+    owner: Any,
+    urls: Sequence[str],
+    *,
+    strict: bool = True,
 ) -> int:
-    """Delete the images with these zarr_urls; return how many were deleted."""
+    """Delete the images with these zarr_urls; return how many were deleted.
+
+    `strict`: an absent zarr_url raises `NotFoundError` naming it, before
+    anything is deleted.
+    """
     t = where.table
+    if strict:
+        present = set(existing_urls(conn, where, owner, urls))
+        absent = [url for url in urls if url not in present]
+        if absent:
+            raise NotFoundError(
+                f"{where.kind} {owner!r} has no image with zarr_url {absent[0]!r} "
+                f"({len(absent)} of the removed images absent)."
+            )
     deleted = 0
     for start in range(0, len(urls), CHUNK):
         chunk = list(urls[start : start + CHUNK])
@@ -265,11 +299,21 @@ def delete_images(
 
 
 def apply_changes(
-    conn: Connection, where: ImageTable, owner: Any, changes: ImageChanges
+    conn: Connection,
+    where: ImageTable,
+    owner: Any,
+    changes: ImageChanges,
+    *,
+    strict: bool = True,
 ) -> None:
-    """Removals, then in-place updates, then appends: O(k) rows for k changes."""
+    """Removals, then in-place updates, then appends: O(k) rows for k changes.
+
+    `strict=False` (the recorder) tolerates removing an absent zarr_url: a
+    task may create and remove the same image, which then never reached the
+    database.
+    """
     if changes.removed:
-        delete_images(conn, where, owner, changes.removed)
+        delete_images(conn, where, owner, changes.removed, strict=strict)
     update_images(conn, where, owner, changes.updated)
     insert_images(conn, where, owner, changes.created)
 
@@ -317,7 +361,9 @@ def sql_filters(
         if dialect == "postgresql":
             value = cast(t.c.types, JSONB).op("->")(literal(key))
             true = cast(literal("true"), JSONB)
-            conditions.append(value == true if wanted else or_(value.is_(None), value != true))
+            conditions.append(
+                value == true if wanted else or_(value.is_(None), value != true)
+            )
             continue
         path = _sqlite_path(key)
         if path is None:
@@ -332,7 +378,9 @@ def sql_filters(
         if dialect == "postgresql":
             value = cast(t.c.attributes, JSONB).op("->")(literal(key))
             candidates = [
-                cast(literal(text), JSONB) for v in accepted for text in _pg_candidates(v)
+                cast(literal(text), JSONB)
+                for v in accepted
+                for text in _pg_candidates(v)
             ]
             conditions.append(value.in_(candidates))
             continue

@@ -68,14 +68,15 @@ class SQLRecorder:
     # --- plumbing ----------------------------------------------------------
 
     def _write(self, work: Callable[[Session], T]) -> T:
-        with Session(self._engine, expire_on_commit=False) as session:
-            with session.begin():
-                return work(session)
+        with (
+            Session(self._engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            return work(session)
 
     def _read(self, work: Callable[[Session], T]) -> T:
-        with Session(self._reader) as session:
-            with session.begin():
-                return work(session)
+        with Session(self._reader) as session, session.begin():
+            return work(session)
 
     # --- jobs ----------------------------------------------------------------
 
@@ -198,11 +199,9 @@ class SQLRecorder:
         ]
 
         def work(session: Session) -> list[int]:
-            statement = (
-                UnitRow.__table__.insert().returning(  # type: ignore[attr-defined]
-                    UnitRow.__table__.c.id,  # type: ignore[attr-defined]
-                    sort_by_parameter_order=True,
-                )
+            statement = UnitRow.__table__.insert().returning(  # type: ignore[attr-defined]
+                UnitRow.__table__.c.id,  # type: ignore[attr-defined]
+                sort_by_parameter_order=True,
             )
             result = session.connection().execute(statement, rows)
             return [int(row[0]) for row in result]
@@ -273,7 +272,9 @@ class SQLRecorder:
             conn = session.connection()
             make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
             for start in range(0, len(rows), CACHE_CHUNK):
-                statement = make(ImageCacheRow).values(rows[start : start + CACHE_CHUNK])
+                statement = make(ImageCacheRow).values(
+                    rows[start : start + CACHE_CHUNK]
+                )
                 statement = statement.on_conflict_do_update(
                     index_elements=["dataset_key", "workflowtask_key", "zarr_url"],
                     set_={"unit_id": statement.excluded.unit_id},
@@ -290,7 +291,11 @@ class SQLRecorder:
             stored = int_id_of(event.dataset_id)
             if stored is not None and session.get(DatasetRow, stored) is not None:
                 image_rows.apply_changes(
-                    conn, image_rows.DATASET_IMAGES, stored, event.changes
+                    conn,
+                    image_rows.DATASET_IMAGES,
+                    stored,
+                    event.changes,
+                    strict=False,
                 )
             else:
                 self._apply_loose(session, event)
@@ -302,7 +307,9 @@ class SQLRecorder:
                     delete(ImageCacheRow).where(
                         ImageCacheRow.dataset_key == dataset_key,
                         ImageCacheRow.workflowtask_key == wft_key,
-                        ImageCacheRow.zarr_url.in_(removed[start : start + CACHE_CHUNK]),
+                        ImageCacheRow.zarr_url.in_(
+                            removed[start : start + CACHE_CHUNK]
+                        ),
                     )
                 )
             session.execute(
@@ -326,7 +333,9 @@ class SQLRecorder:
                 conn, image_rows.LOOSE_IMAGES, key, event.images.to_list()
             )
             return
-        image_rows.apply_changes(conn, image_rows.LOOSE_IMAGES, key, event.changes)
+        image_rows.apply_changes(
+            conn, image_rows.LOOSE_IMAGES, key, event.changes, strict=False
+        )
 
     # --- queries ------------------------------------------------------------
 

@@ -35,9 +35,12 @@ from ...images.tools import match_filter
 from ...types.filters import validate_filters
 from ..base import ConflictError
 from ..base import ImagePage
-from ..base import clamped_page
 from ..base import NotFoundError
+from ..base import RepositoryError
+from ..base import clamped_page
 from . import images as image_rows
+from .connect import BEGIN_OPTION
+from .connect import TRANSACTION_OPEN
 from .history_cleanup import forget_dataset_history
 from .history_cleanup import forget_workflowtask_cache
 from .models import DatasetRow
@@ -48,6 +51,18 @@ from .models import TaskGroupRow
 from .models import TaskRow
 from .models import WorkflowRow
 from .models import WorkflowTaskRow
+
+
+def for_writing(session: Session) -> None:
+    """Start the session's transaction as a write transaction if none is open.
+
+    On SQLite a unit of work reads in a deferred transaction (readers never
+    wait for writers); the first write of a fresh transaction takes the write
+    lock at BEGIN (`BEGIN IMMEDIATE`), so two writers queue on the busy
+    timeout instead of failing on a lock upgrade. PostgreSQL ignores it.
+    """
+    if not session.info.get(TRANSACTION_OPEN):
+        session.connection(execution_options={BEGIN_OPTION: "IMMEDIATE"})
 
 
 def _missing(kind: str, object_id: Any) -> NotFoundError:
@@ -67,6 +82,7 @@ class SQLProjectRepository:
         self._s = session
 
     def add(self, project: Project) -> Project:
+        for_writing(self._s)
         row = ProjectRow(name=project.name, data=_dump(project, {"id"}))
         self._s.add(row)
         self._s.flush()
@@ -83,6 +99,7 @@ class SQLProjectRepository:
         return [self._to_project(row) for row in rows]
 
     def update(self, project: Project) -> None:
+        for_writing(self._s)
         row = self._s.get(ProjectRow, project.id) if project.id is not None else None
         if row is None:
             raise _missing("Project", project.id)
@@ -91,6 +108,7 @@ class SQLProjectRepository:
         self._s.flush()
 
     def delete(self, project_id: int) -> None:
+        for_writing(self._s)
         if self._s.get(ProjectRow, project_id) is None:
             raise _missing("Project", project_id)
         dataset_ids = self._s.scalars(
@@ -129,6 +147,7 @@ class SQLDatasetRepository:
         return row
 
     def add(self, dataset: Dataset) -> Dataset:
+        for_writing(self._s)
         row = DatasetRow(
             project_id=dataset.project_id,
             name=dataset.name,
@@ -161,6 +180,7 @@ class SQLDatasetRepository:
         return [self._to_dataset(row, ImageList()) for row in self._s.scalars(query)]
 
     def update(self, dataset: Dataset) -> None:
+        for_writing(self._s)
         if dataset.id is None:
             raise _missing("Dataset", None)
         row = self._row(dataset.id)
@@ -169,6 +189,7 @@ class SQLDatasetRepository:
         self._s.flush()
 
     def delete(self, dataset_id: int) -> None:
+        for_writing(self._s)
         self._row(dataset_id)
         forget_dataset_history(self._s, dataset_id)
         self._s.execute(delete(DatasetRow).where(DatasetRow.id == dataset_id))
@@ -252,12 +273,14 @@ class SQLDatasetRepository:
         )
 
     def apply_image_changes(self, dataset_id: int, changes: ImageChanges) -> None:
+        for_writing(self._s)
         self._row(dataset_id)
         image_rows.apply_changes(
             self._conn(), image_rows.DATASET_IMAGES, dataset_id, changes
         )
 
     def replace_images(self, dataset_id: int, images: ImageList) -> None:
+        for_writing(self._s)
         self._row(dataset_id)
         image_rows.replace_all(
             self._conn(), image_rows.DATASET_IMAGES, dataset_id, images.to_list()
@@ -318,6 +341,7 @@ class SQLTaskGroupRepository:
         self._s.flush()
 
     def add(self, group: TaskGroup) -> TaskGroup:
+        for_writing(self._s)
         row = TaskGroupRow(
             pkg_name=group.pkg_name,
             version=group.version,
@@ -326,7 +350,9 @@ class SQLTaskGroupRepository:
         )
         self._s.add(row)
         self._s.flush()
-        self._write_tasks(row.id, [t.model_copy(update={"id": None}) for t in group.task_list])
+        self._write_tasks(
+            row.id, [t.model_copy(update={"id": None}) for t in group.task_list]
+        )
         return self.get(row.id)
 
     def get(self, task_group_id: int) -> TaskGroup:
@@ -359,15 +385,33 @@ class SQLTaskGroupRepository:
         return [self._to_group(row) for row in self._s.scalars(query)]
 
     def update(self, group: TaskGroup) -> None:
+        for_writing(self._s)
         if group.id is None:
             raise _missing("TaskGroup", None)
         row = self._row(group.id)
-        row.pkg_name, row.version, row.active = group.pkg_name, group.version, group.active
+        row.pkg_name, row.version, row.active = (
+            group.pkg_name,
+            group.version,
+            group.active,
+        )
         row.data = _dump(group, {"id", "task_list"})
         self._write_tasks(group.id, group.task_list)
 
     def delete(self, task_group_id: int) -> None:
+        """Delete the group and its tasks; refused while a workflow uses one."""
+        for_writing(self._s)
         self._row(task_group_id)
+        used = self._s.execute(
+            select(TaskRow.id, WorkflowTaskRow.workflow_id)
+            .join(WorkflowTaskRow, WorkflowTaskRow.task_id == TaskRow.id)
+            .where(TaskRow.task_group_id == task_group_id)
+            .limit(1)
+        ).first()
+        if used is not None:
+            raise ConflictError(
+                f"TaskGroup {task_group_id} cannot be deleted: its task {used[0]} "
+                f"is used by workflow {used[1]}."
+            )
         self._s.execute(delete(TaskGroupRow).where(TaskGroupRow.id == task_group_id))
         self._s.execute(
             update(TaskGroupActivityRow)
@@ -377,6 +421,7 @@ class SQLTaskGroupRepository:
         self._s.expunge_all()
 
     def add_activity(self, activity: TaskGroupActivity) -> TaskGroupActivity:
+        for_writing(self._s)
         row = TaskGroupActivityRow(
             task_group_id=activity.taskgroupv2_id, data=_dump(activity, {"id"})
         )
@@ -385,6 +430,7 @@ class SQLTaskGroupRepository:
         return self._to_activity(row)
 
     def update_activity(self, activity: TaskGroupActivity) -> None:
+        for_writing(self._s)
         row = (
             self._s.get(TaskGroupActivityRow, activity.id)
             if activity.id is not None
@@ -442,6 +488,8 @@ class SQLWorkflowRepository:
         return row
 
     def add(self, workflow: Workflow) -> Workflow:
+        for_writing(self._s)
+        self._check_tasks(workflow)
         row = WorkflowRow(
             project_id=workflow.project_id,
             name=workflow.name,
@@ -457,11 +505,34 @@ class SQLWorkflowRepository:
         self._write_tasks(row.id, workflow, fresh=True)
         return self.get(row.id)
 
-    def _write_tasks(self, workflow_id: int, workflow: Workflow, *, fresh: bool) -> None:
+    def _check_tasks(self, workflow: Workflow) -> None:
+        """Every workflow task must name a task stored in a task group."""
+        for position, wftask in enumerate(workflow.task_list):
+            if wftask.task_id is None:
+                raise RepositoryError(
+                    f"Workflow {workflow.name!r}, workflow task {position} "
+                    f"(task {wftask.task.name!r}): the task has no id; store its "
+                    "task group first."
+                )
+        wanted = {wftask.task_id for wftask in workflow.task_list}
+        found = set(self._s.scalars(select(TaskRow.id).where(TaskRow.id.in_(wanted))))
+        for wftask in workflow.task_list:
+            if wftask.task_id not in found:
+                raise NotFoundError(
+                    f"Task {wftask.task_id} not found (workflow {workflow.name!r}, "
+                    f"task {wftask.task.name!r})."
+                )
+
+    def _write_tasks(
+        self, workflow_id: int, workflow: Workflow, *, fresh: bool
+    ) -> None:
+        self._check_tasks(workflow)
         existing = {
             r.id: r
             for r in self._s.scalars(
-                select(WorkflowTaskRow).where(WorkflowTaskRow.workflow_id == workflow_id)
+                select(WorkflowTaskRow).where(
+                    WorkflowTaskRow.workflow_id == workflow_id
+                )
             )
         }
         kept: set[int] = set()
@@ -496,6 +567,7 @@ class SQLWorkflowRepository:
         return [self._to_workflow(row) for row in self._s.scalars(query)]
 
     def update(self, workflow: Workflow) -> Workflow:
+        for_writing(self._s)
         if workflow.id is None:
             raise _missing("Workflow", None)
         row = self._row(workflow.id)
@@ -507,6 +579,7 @@ class SQLWorkflowRepository:
         return self.get(workflow.id)
 
     def delete(self, workflow_id: int) -> None:
+        for_writing(self._s)
         self._row(workflow_id)
         wft_ids = self._s.scalars(
             select(WorkflowTaskRow.id).where(WorkflowTaskRow.workflow_id == workflow_id)
@@ -524,13 +597,23 @@ class SQLWorkflowRepository:
         stored_tasks = self._linked_tasks({r.task_id for r in wft_rows if r.task_id})
         task_list = []
         for wft in wft_rows:
-            data = {**wft.data, "id": wft.id, "workflow_id": row.id, "order": wft.position}
+            data = {
+                **wft.data,
+                "id": wft.id,
+                "workflow_id": row.id,
+                "order": wft.position,
+            }
             task = stored_tasks.get(wft.task_id) if wft.task_id is not None else None
             if task is not None:
                 data["task"] = task
             task_list.append(data)
         return Workflow.model_validate(
-            {**row.data, "id": row.id, "project_id": row.project_id, "task_list": task_list}
+            {
+                **row.data,
+                "id": row.id,
+                "project_id": row.project_id,
+                "task_list": task_list,
+            }
         )
 
     def _linked_tasks(self, task_ids: set[int]) -> dict[int, Task]:
@@ -569,6 +652,7 @@ class SQLJobRepository:
         self._s = session
 
     def add(self, job: Job) -> Job:
+        for_writing(self._s)
         row = JobRow(
             project_id=job.project_id,
             workflow_id=job.workflow_id,
@@ -633,6 +717,7 @@ class SQLJobRepository:
         return [self._to_job(row) for row in self._s.scalars(query)]
 
     def update(self, job: Job) -> None:
+        for_writing(self._s)
         row = self._s.get(JobRow, job.id) if job.id is not None else None
         if row is None:
             raise _missing("Job", job.id)

@@ -30,7 +30,9 @@ def ensure_schema(engine: Engine) -> int:
     """
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY}
+            )
         tables = set(inspect(conn).get_table_names())
         if not tables:
             Base.metadata.create_all(conn)
@@ -52,5 +54,7 @@ def ensure_schema(engine: Engine) -> int:
 def _stored_version(conn: Connection, tables: set[str]) -> int | str:
     if SchemaVersionRow.__tablename__ not in tables:
         return "none (tables of another application)"
-    version = conn.scalar(select(SchemaVersionRow.version).where(SchemaVersionRow.id == 1))
+    version = conn.scalar(
+        select(SchemaVersionRow.version).where(SchemaVersionRow.id == 1)
+    )
     return "none (empty version table)" if version is None else int(version)

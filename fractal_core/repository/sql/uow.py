@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Any
 from typing import Self
 
 from sqlalchemy import Engine
+from sqlalchemy import event
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import SessionTransaction
 
 from ..base import RepositoryError
+from .connect import TRANSACTION_OPEN
+from .connect import read_only
 from .repositories import SQLDatasetRepository
 from .repositories import SQLJobRepository
 from .repositories import SQLProjectRepository
@@ -25,12 +30,14 @@ class SQLUnitOfWork:
     """
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        self._engine = read_only(engine)
         self._session: Session | None = None
         self._open()
 
     def _open(self) -> None:
         session = Session(self._engine, expire_on_commit=True, autoflush=True)
+        event.listen(session, "after_begin", _mark_open)
+        event.listen(session, "after_transaction_end", _mark_closed)
         self._session = session
         self.task_groups = SQLTaskGroupRepository(session)
         self.projects = SQLProjectRepository(session)
@@ -70,3 +77,12 @@ class SQLUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _mark_open(session: Session, _transaction: Any, _connection: Any) -> None:
+    session.info[TRANSACTION_OPEN] = True
+
+
+def _mark_closed(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info[TRANSACTION_OPEN] = False
