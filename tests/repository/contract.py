@@ -93,7 +93,13 @@ T = TypeVar("T")
 PROPERTY = settings(
     max_examples=25,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    # The same property runs once per store class (memory, SQLite, PostgreSQL):
+    # each run gets a fresh store from its own fixture, so sharing is safe.
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.differing_executors,
+    ],
 )
 
 
