@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -70,3 +71,11 @@ def postgres_store(postgres_url: str) -> Iterator[SQLStore]:
     store = SQLStore(postgres_url)
     yield store
     store.close()
+
+
+@pytest.fixture(scope="session")
+def testkit(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The testkit task package in a venv of its own (as the engine tests)."""
+    from tests.engine.testkit import install_testkit
+
+    return install_testkit(tmp_path_factory.mktemp("testkit"))
