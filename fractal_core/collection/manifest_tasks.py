@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import posixpath
 import zipfile
 from pathlib import PurePosixPath
@@ -12,6 +11,8 @@ from ..hosts import Host
 from ..manifest import MANIFEST_FILENAME
 from ..manifest import ManifestV2
 from ..manifest import parse_manifest
+from ..types.json_text import JsonTextError
+from ..types.json_text import parse_json_bytes
 from .errors import CollectionStepError
 from .errors import InvalidCollectionRequest
 
@@ -20,11 +21,10 @@ def read_manifest(host: Host, manifest_path: str) -> ManifestV2:
     """Read and validate a manifest file on the host."""
     text = host.read_text(manifest_path)
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
+        data = parse_json_bytes(text.encode())
+    except JsonTextError as e:
         raise CollectionStepError(
-            f"Manifest {manifest_path} is not valid JSON: {e.msg} "
-            f"(line {e.lineno}, column {e.colno})."
+            f"Manifest {manifest_path} is not valid JSON: {e}."
         ) from e
     return parse_manifest(data, source=manifest_path)
 
@@ -100,10 +100,10 @@ def manifest_from_wheel(wheel_path: str, version: str | None) -> ManifestV2:
             f"Invalid wheel file={wheel_path!r}: cannot read it as a zip ({e})."
         ) from e
     try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as e:
+        data = parse_json_bytes(raw)
+    except JsonTextError as e:
         raise InvalidCollectionRequest(
-            f"Manifest {names[0]} in wheel {wheel_path!r} is not valid JSON: {e.msg}."
+            f"Manifest {names[0]} in wheel {wheel_path!r} is not valid JSON: {e}."
         ) from e
     manifest = parse_manifest(data, source=f"{wheel_path}!{names[0]}")
     root = posixpath.dirname("/" + names[0])

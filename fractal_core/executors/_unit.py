@@ -253,6 +253,10 @@ def read_output(output_file: Path, *, max_bytes: int | None = None) -> Any:
         raise InvalidOutput(
             f"Output file {output_file} is not valid JSON: {exc}"
         ) from exc
+    except RecursionError:
+        raise InvalidOutput(
+            f"Output file {output_file} is not valid JSON: nested too deeply."
+        ) from None
 
 
 def failed(

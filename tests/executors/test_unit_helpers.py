@@ -122,3 +122,15 @@ def test_unschedulable_units_fail_instead_of_hanging(tmp_path: Path) -> None:
         for r in results.values()
     )
     executor.shutdown()
+
+
+def test_deeply_nested_output_is_an_invalid_output_not_a_recursion_error(
+    tmp_path: Path,
+) -> None:
+    from fractal_core.executors._unit import InvalidOutput
+    from fractal_core.executors._unit import read_output
+
+    output = tmp_path / "out.json"
+    output.write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(InvalidOutput, match="nested too deeply"):
+        read_output(output)
