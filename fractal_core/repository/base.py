@@ -199,6 +199,10 @@ class DatasetRepository(Protocol):
         ...
 
     def replace_images(self, dataset_id: int, images: ImageList) -> None: ...
+    def forget_image_status(self, dataset_id: int, zarr_urls: Sequence[str]) -> None:
+        """Drop the per-image history status of these images for every workflow
+        task (an image deleted by a user has no status any more)."""
+        ...
 
 
 @runtime_checkable

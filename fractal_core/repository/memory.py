@@ -190,6 +190,7 @@ class MemoryUnitOfWork:
         )
         self.gone_datasets: set[int] = set()
         self.gone_workflow_tasks: set[int] = set()
+        self.gone_image_status: list[tuple[int, list[str]]] = []
         # dataset id -> image operations, replayed at commit when another
         # writer changed the same dataset's images meanwhile
         self.image_ops: dict[int, list[_ImageOp]] = {}
@@ -213,9 +214,12 @@ class MemoryUnitOfWork:
     def commit(self) -> None:
         """Merge the pending writes into the latest state, atomically."""
         gone_datasets, gone_wfts = self.gone_datasets, self.gone_workflow_tasks
+        gone_status = self.gone_image_status
         state = self._store._commit(self._merged)
         self._begin(state)
         self._store._forget_history(gone_datasets, gone_wfts)
+        for dataset_id, urls in gone_status:
+            self._store._recorder.forget_image_status(dataset_id, urls)
 
     def rollback(self) -> None:
         """Drop the pending writes and start again from the latest state."""
@@ -419,6 +423,11 @@ class _Datasets(_Repo):
         self.uow.t_images.drop(dataset_id)
         _unlink_jobs(self.uow, "dataset_id", dataset_id)
         self.uow.gone_datasets.add(dataset_id)
+
+    def forget_image_status(self, dataset_id: int, zarr_urls: Sequence[str]) -> None:
+        """Drop (on commit) the history status of these images, every task."""
+        self.uow.t_datasets.need(dataset_id)
+        self.uow.gone_image_status.append((dataset_id, list(zarr_urls)))
 
     # -- images ------
 
@@ -810,6 +819,14 @@ class MemoryStoreRecorder(InMemoryRecorder):
     def executor_error_log(self, *, job_id: Hashable, text: str | None) -> None:
         super().executor_error_log(job_id=job_id, text=text)
         self._store._update_job(job_id, executor_error_log=_clean(text))
+
+    def forget_image_status(self, dataset_id: Hashable, zarr_urls: list[str]) -> None:
+        """Drop the image-status rows of these images for every workflow task."""
+        with self._lock:
+            for (ds, _wft), cache in self.image_cache.items():
+                if ds == dataset_id:
+                    for url in zarr_urls:
+                        cache.pop(url, None)
 
     def forget(self, dataset_ids: set[int], workflowtask_ids: set[int]) -> None:
         """Drop the history of deleted datasets (runs, units, image status,
