@@ -46,6 +46,9 @@ from .models import LooseImageRow
 CHUNK = 5000
 """Rows per statement for IN lists (SQLite allows 32766 parameters)."""
 
+PG_BATCH = 50_000
+"""Rows per PostgreSQL statement sent as one JSON document."""
+
 
 @dataclass(frozen=True)
 class ImageTable:
@@ -131,6 +134,9 @@ def insert_images(
             f"{present[0]!r} ({len(present)} of the created images present)."
         )
     first = _take_positions(conn, where, owner, len(images))
+    if conn.dialect.name == "postgresql":
+        _insert_images_pg(conn, where, owner, images, first)
+        return
     rows = [
         {
             where.owner_column: owner,
@@ -150,6 +156,29 @@ def insert_images(
             f"added already exists (first of {len(rows)}: "
             f"{rows[0]['zarr_url']!r})."
         ) from error
+
+
+def _insert_images_pg(
+    conn: Connection,
+    where: ImageTable,
+    owner: Any,
+    images: Sequence[Mapping[str, Any]],
+    first: int,
+) -> None:
+    """PostgreSQL: INSERT ... SELECT from one JSON document, positions in order."""
+    sql = (
+        f"INSERT INTO {where.table.name} "  # noqa: S608 - fixed names
+        f"({where.owner_column}, position, zarr_url, origin, attributes, types) "
+        "SELECT %(owner)s, %(first)s + v.n - 1, v.image->>'zarr_url', "
+        "v.image->>'origin', COALESCE(v.image->'attributes', '{}'), "
+        "COALESCE(v.image->'types', '{}') "
+        "FROM jsonb_array_elements(CAST(%(rows)s AS jsonb)) "
+        "WITH ORDINALITY AS v(image, n)"
+    )
+    for start in range(0, len(images), PG_BATCH):
+        chunk = images[start : start + PG_BATCH]
+        params = {"owner": owner, "first": first + start, "rows": _json_rows(chunk)}
+        _pg_execute(conn, sql, params)
 
 
 def update_images(
@@ -196,34 +225,40 @@ def _update_images_pg(
     owner: Any,
     images: Sequence[Mapping[str, Any]],
 ) -> None:
-    """PostgreSQL: one UPDATE ... FROM unnest(arrays) per chunk."""
-    table = where.table.name
-    owner_col = where.owner_column
+    """PostgreSQL: one UPDATE ... FROM jsonb_to_recordset(one JSON document).
+
+    Sending the rows as one JSON text keeps the driver out of the loop
+    (per-element array adaptation costs more than the update itself); jsonb
+    parses the document once (json_to_recordset would parse every image's
+    attributes and types a second time).
+    """
     sql = (
-        f"UPDATE {table} AS i SET origin = v.origin, "  # noqa: S608 - fixed names
-        "attributes = v.attributes::jsonb, types = v.types::jsonb "
-        "FROM unnest(%(urls)s::text[], %(origins)s::text[], %(attrs)s::text[], "
-        "%(types)s::text[]) AS v(zarr_url, origin, attributes, types) "
-        f"WHERE i.{owner_col} = %(owner)s AND i.zarr_url = v.zarr_url"
+        f"UPDATE {where.table.name} AS i SET origin = v.origin, "  # noqa: S608
+        "attributes = COALESCE(v.attributes, '{}'), types = COALESCE(v.types, '{}') "
+        "FROM jsonb_to_recordset(CAST(%(rows)s AS jsonb)) "
+        "AS v(zarr_url text, origin text, attributes jsonb, types jsonb) "
+        f"WHERE i.{where.owner_column} = %(owner)s AND i.zarr_url = v.zarr_url"
     )
     found = 0
-    dumps = json.dumps
-    for start in range(0, len(images), 20000):
-        chunk = images[start : start + 20000]
-        params = {
-            "owner": owner,
-            "urls": [image["zarr_url"] for image in chunk],
-            "origins": [image.get("origin") for image in chunk],
-            "attrs": [dumps(image.get("attributes") or {}) for image in chunk],
-            "types": [dumps(image.get("types") or {}) for image in chunk],
-        }
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(sql, params)
-            found += cursor.rowcount
-        finally:
-            cursor.close()
+    for start in range(0, len(images), PG_BATCH):
+        chunk = images[start : start + PG_BATCH]
+        found += _pg_execute(conn, sql, {"owner": owner, "rows": _json_rows(chunk)})
     _check_all_found(conn, where, owner, images, found)
+
+
+def _json_rows(images: Sequence[Mapping[str, Any]]) -> str:
+    """The images as one JSON array (missing keys read as NULL by the server)."""
+    return json.dumps(list(images))
+
+
+def _pg_execute(conn: Connection, sql: str, params: Mapping[str, Any]) -> int:
+    """Run one statement on the connection's own DBAPI cursor; return rowcount."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()
 
 
 def _check_all_found(

@@ -10,6 +10,7 @@ dataset's images (in the same transaction as the task's history).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from collections.abc import Hashable
 from collections.abc import Mapping
@@ -19,12 +20,12 @@ from datetime import datetime
 from typing import Any
 from typing import TypeVar
 
+from sqlalchemy import Connection
 from sqlalchemy import Engine
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -270,16 +271,15 @@ class SQLRecorder:
 
         def work(session: Session) -> None:
             conn = session.connection()
-            make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            for start in range(0, len(rows), CACHE_CHUNK):
-                statement = make(ImageCacheRow).values(
-                    rows[start : start + CACHE_CHUNK]
-                )
-                statement = statement.on_conflict_do_update(
-                    index_elements=["dataset_key", "workflowtask_key", "zarr_url"],
-                    set_={"unit_id": statement.excluded.unit_id},
-                )
-                conn.execute(statement)
+            if conn.dialect.name == "postgresql":
+                _upsert_cache_pg(conn, dataset_key, wft_key, latest_unit)
+                return
+            statement = sqlite_insert(ImageCacheRow)
+            statement = statement.on_conflict_do_update(
+                index_elements=["dataset_key", "workflowtask_key", "zarr_url"],
+                set_={"unit_id": statement.excluded.unit_id},
+            )
+            conn.execute(statement, rows)  # one prepared statement, executemany
 
         self._write(work)
 
@@ -483,6 +483,30 @@ class SQLRecorder:
             }
 
         return self._read(work)
+
+
+def _upsert_cache_pg(
+    conn: Connection, dataset_key: str, wft_key: str, latest_unit: Mapping[str, int]
+) -> None:
+    """PostgreSQL: INSERT ... SELECT from one JSON object, ON CONFLICT update."""
+    sql = (
+        "INSERT INTO history_image_cache "
+        "(dataset_key, workflowtask_key, zarr_url, unit_id) "
+        "SELECT %(dataset)s, %(wft)s, e.key, e.value::bigint "
+        "FROM jsonb_each_text(CAST(%(cache)s AS jsonb)) AS e "
+        "ON CONFLICT (dataset_key, workflowtask_key, zarr_url) "
+        "DO UPDATE SET unit_id = excluded.unit_id"
+    )
+    items = list(latest_unit.items())
+    for start in range(0, len(items), 50_000):
+        cache = json.dumps(dict(items[start : start + 50_000]))
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(
+                sql, {"dataset": dataset_key, "wft": wft_key, "cache": cache}
+            )
+        finally:
+            cursor.close()
 
 
 def _run_record(row: RunRow) -> RunRecord:
