@@ -24,7 +24,7 @@ from fractal_core.repository.sql import SQLStore
 from tests.engine.process_tools import processes_with_marker
 
 HANG_GUARD = 120.0
-ROUNDS = 4
+ROUNDS = 8
 
 SUBMITTER = """
 import json, sys, time
@@ -42,6 +42,8 @@ while not Path(go).exists():
 for dataset_id in json.loads(dataset_ids):
     try:
         with store.unit_of_work() as uow:
+            # As a service would: read the dataset first, then submit.
+            uow.datasets.get(dataset_id, with_images=False)
             job = uow.jobs.add(Job(dataset_id=dataset_id, first_task_index=0,
                                    last_task_index=0, user_email=name))
             uow.commit()

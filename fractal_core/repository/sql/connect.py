@@ -32,6 +32,9 @@ BEGIN_OPTION = "fractal_sqlite_begin"
 TRANSACTION_OPEN = "fractal_transaction_open"
 """`Session.info` flag: the session holds a connection in a transaction."""
 
+WRITING = "fractal_transaction_writing"
+"""`Session.info` flag: the current transaction was started for writing."""
+
 
 def read_url(url: str | Path) -> URL:
     """A SQLAlchemy URL from a URL string or a plain file path (SQLite)."""

@@ -41,6 +41,7 @@ from ..base import clamped_page
 from . import images as image_rows
 from .connect import BEGIN_OPTION
 from .connect import TRANSACTION_OPEN
+from .connect import WRITING
 from .history_cleanup import forget_dataset_history
 from .history_cleanup import forget_workflowtask_cache
 from .models import DatasetRow
@@ -54,15 +55,25 @@ from .models import WorkflowTaskRow
 
 
 def for_writing(session: Session) -> None:
-    """Start the session's transaction as a write transaction if none is open.
+    """Make sure the session's transaction may write without a lock upgrade.
 
     On SQLite a unit of work reads in a deferred transaction (readers never
-    wait for writers); the first write of a fresh transaction takes the write
-    lock at BEGIN (`BEGIN IMMEDIATE`), so two writers queue on the busy
-    timeout instead of failing on a lock upgrade. PostgreSQL ignores it.
+    wait for writers). Its first write takes the write lock at BEGIN
+    (`BEGIN IMMEDIATE`), so concurrent writers queue on the busy timeout.
+    When only reads ran so far, that read transaction is ended first and a
+    write transaction begun: upgrading a read snapshot that another process
+    has since overtaken fails at once in WAL mode, and restarting gives the
+    same "read committed" view PostgreSQL gives by default. PostgreSQL
+    needs none of this.
     """
-    if not session.info.get(TRANSACTION_OPEN):
+    if session.info.get(WRITING):
+        return
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite":
+        if session.info.get(TRANSACTION_OPEN):
+            session.rollback()  # nothing was written in it (WRITING unset)
         session.connection(execution_options={BEGIN_OPTION: "IMMEDIATE"})
+    session.info[WRITING] = True
 
 
 def _missing(kind: str, object_id: Any) -> NotFoundError:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import SessionTransaction
 
 from ..base import RepositoryError
 from .connect import TRANSACTION_OPEN
+from .connect import WRITING
 from .connect import read_only
 from .repositories import SQLDatasetRepository
 from .repositories import SQLJobRepository
@@ -86,3 +87,4 @@ def _mark_open(session: Session, _transaction: Any, _connection: Any) -> None:
 def _mark_closed(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info[TRANSACTION_OPEN] = False
+        session.info[WRITING] = False
