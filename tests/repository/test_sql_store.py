@@ -19,6 +19,7 @@ from fractal_core.domain.dataset import Dataset
 from fractal_core.domain.project import Project
 from fractal_core.engine.recorder import ImageChanges
 from fractal_core.images.image_list import ImageList
+from fractal_core.repository.base import ConflictError
 from fractal_core.repository.base import RepositoryError
 from fractal_core.repository.base import SchemaVersionError
 from fractal_core.repository.sql import SCHEMA_VERSION
@@ -245,3 +246,12 @@ def test_history_keys_round_trip(value: int | str | None) -> None:
     assert decoded == value and type(decoded) is type(value)
     if isinstance(value, int):
         assert encoded != encode_key(str(value))
+
+
+def test_created_images_repeating_a_url_are_refused(any_store: SQLStore) -> None:
+    ds_id = _dataset(any_store, [_img("a")])
+    twice = ImageChanges(created=[_img("b"), _img("c"), _img("b", n=1)])
+    with any_store.unit_of_work() as uow, pytest.raises(ConflictError, match="repeat"):
+        uow.datasets.apply_image_changes(ds_id, twice)
+    with any_store.unit_of_work() as uow:
+        assert uow.datasets.images(ds_id).zarr_urls() == [f"{ZARR}/a"]

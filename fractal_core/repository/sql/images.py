@@ -49,6 +49,9 @@ CHUNK = 5000
 PG_BATCH = 50_000
 """Rows per PostgreSQL statement sent as one JSON document."""
 
+UNIQUE_VIOLATION = "23505"
+"""PostgreSQL's SQLSTATE for a unique-constraint violation."""
+
 
 @dataclass(frozen=True)
 class ImageTable:
@@ -152,9 +155,8 @@ def insert_images(
         conn.execute(where.table.insert(), rows)
     except IntegrityError as error:
         raise ConflictError(
-            f"{where.kind} {owner!r}: an image with one of the zarr_urls being "
-            f"added already exists (first of {len(rows)}: "
-            f"{rows[0]['zarr_url']!r})."
+            f"{where.kind} {owner!r}: the created images repeat a zarr_url "
+            f"({error.orig})."
         ) from error
 
 
@@ -178,7 +180,15 @@ def _insert_images_pg(
     for start in range(0, len(images), PG_BATCH):
         chunk = images[start : start + PG_BATCH]
         params = {"owner": owner, "first": first + start, "rows": _json_rows(chunk)}
-        _pg_execute(conn, sql, params)
+        try:
+            _pg_execute(conn, sql, params)
+        except Exception as error:
+            if getattr(error, "sqlstate", None) != UNIQUE_VIOLATION:
+                raise
+            raise ConflictError(
+                f"{where.kind} {owner!r}: the created images repeat a zarr_url "
+                f"({error})."
+            ) from error
 
 
 def update_images(
