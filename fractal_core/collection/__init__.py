@@ -10,6 +10,8 @@ from .config import CollectionSettings
 from .config import PixiSettings
 from .config import PythonSettings
 from .custom import collect_custom
+from .discovery import find_task_groups
+from .discovery import load_task_group
 from .errors import CollectionStepError
 from .errors import InvalidCollectionRequest
 from .errors import OngoingActivityError
@@ -17,7 +19,9 @@ from .errors import PackageIndexError
 from .errors import PackageVersionNotFound
 from .errors import PixiNotAvailable
 from .errors import PythonVersionNotAvailable
+from .errors import TaskGroupEnvironmentMissing
 from .errors import TaskGroupPathExists
+from .errors import TaskGroupRecordError
 from .errors import TaskGroupStateError
 from .errors import TaskLifecycleError
 from .lifecycle import deactivate
@@ -27,6 +31,7 @@ from .pip_collect import collect_pypi
 from .pip_collect import collect_wheel
 from .pixi import collect_pixi
 from .pypi import choose_version
+from .records import RECORD_FILENAME
 from .recovery import recover_stale_folders
 from .result import OperationFailed
 from .result import OperationResult
@@ -50,7 +55,10 @@ __all__ = [
     "PixiSettings",
     "PythonSettings",
     "PythonVersionNotAvailable",
+    "RECORD_FILENAME",
+    "TaskGroupEnvironmentMissing",
     "TaskGroupPathExists",
+    "TaskGroupRecordError",
     "TaskGroupStateError",
     "TaskLifecycleError",
     "build_wheel",
@@ -63,6 +71,8 @@ __all__ = [
     "deactivate",
     "delete",
     "fail_stale_activity",
+    "find_task_groups",
+    "load_task_group",
     "parse_pixi_archive_name",
     "parse_wheel_name",
     "reactivate",

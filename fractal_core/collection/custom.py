@@ -4,6 +4,11 @@ Nothing is installed and no folder is created: the caller gives the manifest,
 the interpreter and either the package root or an importable package name.
 As the reference, this creates no activity; errors raise at once. The version is
 required (FOLLOW 8.11).
+
+Such a group has no folder of its own. Given `settings`, its record is written
+to `<base>/<owner>/_custom/<label>/<version>/fractal_task_group.json` (see
+`records.custom_record_folder`), so that `find_task_groups` and
+`load_task_group` find it again; running it again rewrites that record.
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ from ..hosts import LocalHost
 from ..manifest import ManifestV2
 from ..manifest import parse_manifest
 from ..types.strings import has_dotdot_component
+from .config import CollectionSettings
 from .errors import CollectionStepError
 from .errors import InvalidCollectionRequest
 from .manifest_tasks import build_tasks
+from .records import custom_record_folder
+from .records import write_record
 from .specs import validate_package_name
 from .steps import FIND_PACKAGE_ROOT
 
@@ -57,8 +65,12 @@ def collect_custom(
     user_id: int | None = None,
     user_group_id: int | None = None,
     resource_id: int | None = None,
+    settings: CollectionSettings | None = None,
 ) -> TaskGroup:
-    """Build an `other` task group from an existing environment."""
+    """Build an `other` task group from an existing environment.
+
+    With `settings`, the group's record is written below their base folder.
+    """
     host = host or LocalHost()
     if (package_root is None) == (package_name is None):
         raise InvalidCollectionRequest(
@@ -129,4 +141,10 @@ def collect_custom(
         resource_id=resource_id,
     )
     group.set_task_list(tasks)
+    if settings is not None:
+        folder = custom_record_folder(
+            settings.base_dir, user_id, group.pkg_name, group.version
+        )
+        written = write_record(group, host, folder)
+        logger.info("Wrote the record of custom task group %s", written)
     return group

@@ -43,3 +43,11 @@ class OngoingActivityError(TaskGroupStateError):
 
 class CollectionStepError(TaskLifecycleError):
     """One step of an operation failed; the message names the step and its output."""
+
+
+class TaskGroupRecordError(TaskLifecycleError, ValueError):
+    """A task-group record is missing, unreadable or invalid (names file and field)."""
+
+
+class TaskGroupEnvironmentMissing(TaskGroupStateError):
+    """A recorded group's environment (venv, interpreter, task files) is gone."""

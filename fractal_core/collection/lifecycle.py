@@ -46,6 +46,9 @@ from .pip_collect import FREEZE_FILENAME
 from .pip_collect import group_folder
 from .pixi import deactivate_pixi_locked
 from .pixi import reactivate_pixi_locked
+from .records import custom_record_folder
+from .records import record_path
+from .records import refresh_record
 from .result import OperationResult
 from .steps import StepRunner
 from .steps import venv_python
@@ -115,15 +118,18 @@ def _flag_only(
     group: TaskGroup,
     action: Action,
     active: bool,
+    settings: CollectionSettings,
+    host: Host,
     on_change: ActivityListener | None,
 ) -> OperationResult:
-    """`other` groups: just flip the flag, with an immediate OK activity."""
+    """`other` groups: flip the flag (and their record); an immediate OK activity."""
     log = ActivityLog.for_group(action, group, on_change)
     group.active = active
     log.write(
         f"Task group has task_group.origin='other', set task_group.active to "
         f"{active} and exit."
     )
+    refresh_record(group, host, settings.base_dir, log)
     log.succeed()
     return OperationResult(log.activity, group)
 
@@ -169,7 +175,7 @@ def deactivate(
             "Cannot deactivate a task group with task_group.active=False."
         )
     if group.origin == TaskGroupOrigin.OTHER:
-        return _flag_only(group, Action.DEACTIVATE, False, on_change)
+        return _flag_only(group, Action.DEACTIVATE, False, settings, host, on_change)
     path = check_group_path(group, settings)
     if group.origin == TaskGroupOrigin.PIXI:
         body = partial(deactivate_pixi_locked, group, settings, host)
@@ -206,6 +212,7 @@ def _deactivate_pip(
         host.write_text(posixpath.join(path, FREEZE_FILENAME), group.env_info)
         host.remove_tree(venv, base=path)
         log.write(f"Removed {venv}")
+        refresh_record(group, host, settings.base_dir, log)
         log.succeed()
     except BaseException as e:
         group.active = True  # FOLLOW 8.7: a failed deactivation leaves it active
@@ -251,7 +258,7 @@ def reactivate(
             "Cannot reactivate a task group with task_group.active=True."
         )
     if group.origin == TaskGroupOrigin.OTHER:
-        return _flag_only(group, Action.REACTIVATE, True, on_change)
+        return _flag_only(group, Action.REACTIVATE, True, settings, host, on_change)
     if group.env_info is None:
         raise TaskGroupStateError(
             "Cannot reactivate a task group with task_group.env_info=None."
@@ -290,12 +297,30 @@ def _reactivate_pip(
         runner.pip_install_requirements_file(python, freeze_file)
         release(host, venv)
         group.active = True
+        refresh_record(group, host, settings.base_dir, log)
         log.succeed()
     except BaseException as e:
         if created:
             remove_partial(host, venv, path, log)
         record_failure(log, e)
     return OperationResult(log.activity, group)
+
+
+def _remove_custom_record(
+    group: TaskGroup, settings: CollectionSettings, host: Host, log: ActivityLog
+) -> None:
+    """Remove the record folder `collect_custom` wrote for an `other` group, if any."""
+    if group.origin != TaskGroupOrigin.OTHER:
+        return
+    try:
+        folder = custom_record_folder(
+            settings.base_dir, group.user_id, group.pkg_name, group.version
+        )
+    except InvalidCollectionRequest:
+        return
+    if host.is_file(record_path(folder)):
+        host.remove_tree(folder, base=settings.base_dir)
+        log.write(f"Removed the task-group record folder {folder}")
 
 
 def delete(
@@ -314,6 +339,7 @@ def delete(
     if group.origin == TaskGroupOrigin.OTHER or group.path is None:
         log = ActivityLog.for_group(Action.DELETE, group, on_change)
         log.write("Task group has no folder: nothing to remove.")
+        _remove_custom_record(group, settings, host, log)
         log.succeed()
         return OperationResult(log.activity, None)
     path = check_own_folder(group, settings, host)

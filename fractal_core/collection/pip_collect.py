@@ -6,9 +6,16 @@ it holds the task-group folder's file lock, records each step on a `collect`
 activity, and on any failure removes the folder it created and returns a failed
 activity with no task group.
 
+A folder that already holds a recorded group of the same package, version and
+options is reused (`if_exists="reuse"`, the default): the operation ends `OK`
+with that group and "already collected at <path>"; `if_exists="error"` refuses
+it with `TaskGroupPathExists`, as the reference does. A successful collection
+writes the group's record (`records.RECORD_FILENAME`) before it ends.
+
 Concurrency: two processes collecting the same package and version take the
-same lock; the second waits, then finds the folder present and ends with a
-failed activity ("... already exists.") without touching the first one's folder.
+same lock; the second waits, then finds the folder present and reuses the
+first one's group (or, with `if_exists="error"`, ends with a failed activity
+"... already exists."), never touching the first one's folder.
 """
 
 from __future__ import annotations
@@ -33,13 +40,18 @@ from .locking import run_locked
 from .manifest_tasks import manifest_from_wheel
 from .manifest_tasks import tasks_from_installed_manifest
 from .ownership import claim
-from .ownership import is_stale
-from .ownership import read_owner
 from .ownership import recover_stale
 from .ownership import release
 from .ownership import release_if_gone
 from .pypi import resolve_version
+from .records import FREEZE_FILENAME
+from .records import write_record
 from .result import OperationResult
+from .reuse import IfExists
+from .reuse import existing_group
+from .reuse import reusable_group
+from .reuse import reused_result
+from .reuse import validate_if_exists
 from .specs import parse_wheel_name
 from .specs import task_group_path
 from .specs import validate_extras
@@ -52,9 +64,6 @@ from .steps import venv_python
 
 logger = logging.getLogger(__name__)
 
-FREEZE_FILENAME = "pip_freeze.txt"
-"""Copy of `env_info` kept in the task-group folder (survives deactivation)."""
-
 
 def group_folder(
     settings: CollectionSettings, user_id: int | None, pkg: str, ver: str
@@ -63,34 +72,50 @@ def group_folder(
     return task_group_path(settings.base_dir, user_id, pkg, ver)
 
 
-def new_group_folder(
-    settings: CollectionSettings, host: Host, user_id: int | None, pkg: str, ver: str
-) -> str:
-    """`group_folder`, refused with `TaskGroupPathExists` if it is already there.
-
-    A folder half-built by a process that has died (see `ownership`) is not
-    refused: the collection cleans it once it holds the lock.
-    """
-    path = group_folder(settings, user_id, pkg, ver)
-    if host.exists(path) and not is_stale(host, path):
-        record = read_owner(host, path)
-        owner = f" (being built by {record.describe()})" if record else ""
-        raise TaskGroupPathExists(f"{path} already exists{owner}.")
-    return path
-
-
 def prepare_new_folder(
-    host: Host, path: str, settings: CollectionSettings, log: ActivityLog
-) -> bool:
-    """Under the lock: recover a stale half-built `path`; False if `path` exists.
+    host: Host,
+    group: TaskGroup,
+    settings: CollectionSettings,
+    log: ActivityLog,
+    if_exists: IfExists,
+) -> OperationResult | None:
+    """Under the lock: recover a stale half-built folder; None to go on building.
 
-    A False return has already failed the activity ("... already exists.").
+    When the folder exists (another process collected it meanwhile), return
+    the operation's result: the reused group, or a failed activity.
     """
+    path = str(group.path)
     recover_stale(host, path, settings.base_dir, log.write)
-    if host.exists(path):
-        log.fail(f"{path} already exists.")
-        return False
-    return True
+    if not host.exists(path):
+        return None
+    if if_exists == "reuse":
+        try:
+            return reused_result(reusable_group(group, host), log)
+        except TaskGroupPathExists as e:
+            log.fail(str(e))
+            return OperationResult(log.activity, None)
+    log.fail(f"{path} already exists.")
+    return OperationResult(log.activity, None)
+
+
+def start_collection(
+    group: TaskGroup,
+    host: Host,
+    if_exists: IfExists,
+    on_change: ActivityListener | None,
+) -> OperationResult | None:
+    """Before the lock: the reused group's result, None to collect, or raise."""
+    found = existing_group(group, host, if_exists)
+    if found is None:
+        return None
+    log = ActivityLog.for_group(TaskGroupActivityAction.COLLECT, group, on_change)
+    return reused_result(found, log)
+
+
+def record_collected(group: TaskGroup, host: Host, log: ActivityLog) -> None:
+    """Write the record of a freshly collected group into its folder."""
+    written = write_record(group, host, str(group.path))
+    log.write(f"Wrote the task-group record {written}")
 
 
 def abandon_new_folder(
@@ -124,7 +149,7 @@ def _new_pip_group(
     user_group_id: int | None,
     resource_id: int | None,
 ) -> TaskGroup:
-    path = new_group_folder(settings, host, user_id, pkg_name, version)
+    path = group_folder(settings, user_id, pkg_name, version)
     return TaskGroup(
         origin=origin,
         pkg_name=pkg_name,
@@ -171,9 +196,14 @@ def collect_pypi(
     user_group_id: int | None = None,
     resource_id: int | None = None,
     on_change: ActivityListener | None = None,
+    if_exists: IfExists = "reuse",
 ) -> OperationResult:
-    """Collect `package` (version resolved on the index when omitted)."""
+    """Collect `package` (version resolved on the index when omitted).
+
+    `if_exists`: see the module docstring ("reuse" or "error").
+    """
     host = host or LocalHost()
+    if_exists = validate_if_exists(if_exists)
     pkg_name = validate_package_name(package)
     if version is not None:
         validate_version(version, field="package_version")
@@ -207,7 +237,12 @@ def collect_pypi(
         user_group_id=user_group_id,
         resource_id=resource_id,
     )
-    return run_pip_collection(group, settings, host, base_python, None, on_change)
+    reused = start_collection(group, host, if_exists, on_change)
+    if reused is not None:
+        return reused
+    return run_pip_collection(
+        group, settings, host, base_python, None, on_change, if_exists
+    )
 
 
 def collect_wheel(
@@ -224,13 +259,16 @@ def collect_wheel(
     resource_id: int | None = None,
     check_manifest_first: bool = True,
     on_change: ActivityListener | None = None,
+    if_exists: IfExists = "reuse",
 ) -> OperationResult:
     """Collect a local wheel file; it is copied into the task-group folder.
 
     With `check_manifest_first` the manifest inside the wheel is validated (and
     its tasks dry-run built, so repeated names are refused) before installing.
+    `if_exists`: see the module docstring ("reuse" or "error").
     """
     host = host or LocalHost()
+    if_exists = validate_if_exists(if_exists)
     wheel_path = os.fspath(wheel_path)
     name = parse_wheel_name(os.path.basename(wheel_path))
     if not os.path.isfile(wheel_path):
@@ -260,7 +298,12 @@ def collect_wheel(
         user_group_id=user_group_id,
         resource_id=resource_id,
     )
-    return run_pip_collection(group, settings, host, base_python, wheel_path, on_change)
+    reused = start_collection(group, host, if_exists, on_change)
+    if reused is not None:
+        return reused
+    return run_pip_collection(
+        group, settings, host, base_python, wheel_path, on_change, if_exists
+    )
 
 
 def run_pip_collection(
@@ -270,6 +313,7 @@ def run_pip_collection(
     base_python: str,
     wheel_path: str | None,
     on_change: ActivityListener | None = None,
+    if_exists: IfExists = "error",
 ) -> OperationResult:
     """The background part of pip collection (locked, recorded, cleaned on failure)."""
     assert group.path is not None and group.venv_path is not None
@@ -279,7 +323,7 @@ def run_pip_collection(
         settings,
         log,
         lambda log: _collect_locked(
-            group, settings, host, base_python, wheel_path, log
+            group, settings, host, base_python, wheel_path, log, if_exists
         ),
         None,
     )
@@ -292,10 +336,12 @@ def _collect_locked(
     base_python: str,
     wheel_path: str | None,
     log: ActivityLog,
+    if_exists: IfExists,
 ) -> OperationResult:
     path, venv_path = str(group.path), str(group.venv_path)
-    if not prepare_new_folder(host, path, settings, log):
-        return OperationResult(log.activity, None)
+    early = prepare_new_folder(host, group, settings, log, if_exists)
+    if early is not None:
+        return early
     runner = StepRunner(host, log, settings)
     created = False
     try:
@@ -327,6 +373,7 @@ def _collect_locked(
         group.env_info = freeze
         host.write_text(posixpath.join(path, FREEZE_FILENAME), freeze)
         log.write(f"Collected {len(tasks)} tasks: {[t.name for t in tasks]}")
+        record_collected(group, host, log)
         release(host, path)
         log.succeed()
         return OperationResult(log.activity, group)

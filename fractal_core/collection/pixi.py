@@ -43,10 +43,15 @@ from .ownership import recover_stale
 from .ownership import release
 from .ownership import remove_partial
 from .pip_collect import abandon_new_folder
-from .pip_collect import new_group_folder
+from .pip_collect import group_folder
 from .pip_collect import prepare_new_folder
+from .pip_collect import record_collected
+from .pip_collect import start_collection
 from .pixi_toml import simplify_pyproject_toml
+from .records import refresh_record
 from .result import OperationResult
+from .reuse import IfExists
+from .reuse import validate_if_exists
 from .specs import parse_pixi_archive_name
 from .steps import FIND_PACKAGE_ROOT
 from .steps import StepRunner
@@ -78,16 +83,22 @@ def collect_pixi(
     user_group_id: int | None = None,
     resource_id: int | None = None,
     on_change: ActivityListener | None = None,
+    if_exists: IfExists = "reuse",
 ) -> OperationResult:
-    """Collect a pixi package from a local `.tar.gz` (top folder `<pkg>-<version>/`)."""
+    """Collect a pixi package from a local `.tar.gz` (top folder `<pkg>-<version>/`).
+
+    A folder already holding this package and version is reused or refused as
+    for pip collection (`if_exists`, see `pip_collect`).
+    """
     host = host or LocalHost()
+    if_exists = validate_if_exists(if_exists)
     archive_path = os.fspath(archive_path)
     name = parse_pixi_archive_name(os.path.basename(archive_path))
     pixi = settings.pixi_settings()
     version, _home = pixi.home(pixi_version)
     if not os.path.isfile(archive_path):
         raise InvalidCollectionRequest(f"Invalid archive={archive_path!r}: not a file.")
-    path = new_group_folder(settings, host, user_id, name.pkg_name, name.version)
+    path = group_folder(settings, user_id, name.pkg_name, name.version)
     group = TaskGroup(
         origin=TaskGroupOrigin.PIXI,
         pkg_name=name.pkg_name,
@@ -98,11 +109,15 @@ def collect_pixi(
         user_group_id=user_group_id,
         resource_id=resource_id,
     )
+    reused = start_collection(group, host, if_exists, on_change)
+    if reused is not None:
+        return reused
     log = ActivityLog.for_group(TaskGroupActivityAction.COLLECT, group, on_change)
 
     def body(log: ActivityLog) -> OperationResult:
-        if not prepare_new_folder(host, path, settings, log):
-            return OperationResult(log.activity, None)
+        early = prepare_new_folder(host, group, settings, log, if_exists)
+        if early is not None:
+            return early
         return _collect_locked(group, settings, host, log, archive_path, use_lockfile)
 
     return run_locked(path, settings, log, body, None)
@@ -140,6 +155,7 @@ def _collect_locked(
         group.set_task_list(tasks)
         group.env_info = host.read_text(posixpath.join(_source_dir(group), "pixi.lock"))
         log.write(f"Collected {len(tasks)} tasks: {[t.name for t in tasks]}")
+        record_collected(group, host, log)
         release(host, path)
         log.succeed()
         return OperationResult(log.activity, group)
@@ -258,6 +274,7 @@ def deactivate_pixi_locked(
             raise CollectionStepError(f"{source!r} does not exist.")
         log.ongoing()
         host.remove_tree(source, base=str(group.path))
+        refresh_record(group, host, settings.base_dir, log)
         log.succeed()
     except BaseException as e:
         group.active = True  # FOLLOW 8.7
@@ -282,6 +299,7 @@ def reactivate_pixi_locked(
         _post_install(group, settings, runner)
         release(host, source)
         group.active = True
+        refresh_record(group, host, settings.base_dir, log)
         log.succeed()
     except BaseException as e:
         remove_partial(host, source, path, log)

@@ -150,27 +150,42 @@ class StepRunner:
         """Return `(manifest path, installed version)` of `pkg_name` in the venv."""
         res = self.run(
             "locate manifest",
-            [python, "-c", _LOCATE_MANIFEST, pkg_name, MANIFEST_FILENAME],
+            locate_manifest_argv(python, pkg_name),
             shown=f"{python} -c <locate {MANIFEST_FILENAME} of {pkg_name}>",
         )
-        info: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
-        if "error" in info:
-            raise CollectionStepError(f"Package {pkg_name!r} is not installed.")
-        if canonicalize_name(info["name"]) != canonicalize_name(pkg_name):
-            raise CollectionStepError(
-                f"Package name mismatch: installed {info['name']!r}, "
-                f"expected {pkg_name!r}."
-            )
-        if not info["manifests"]:
-            raise CollectionStepError(f"Manifest path not found for {pkg_name}.")
-        if len(info["manifests"]) > 1:
-            raise CollectionStepError(
-                f"Package {pkg_name} ships {len(info['manifests'])} manifests: "
-                f"{info['manifests']}."
-            )
-        return info["manifests"][0], info["version"]
+        return parse_located_manifest(res.stdout, pkg_name)
 
 
 def venv_python(venv_path: str) -> str:
     """The interpreter of a POSIX venv."""
     return posixpath.join(venv_path, "bin", "python")
+
+
+def locate_manifest_argv(python: str, pkg_name: str) -> list[str]:
+    """Command printing where `pkg_name`'s manifest is installed (JSON on stdout)."""
+    return [python, "-c", _LOCATE_MANIFEST, pkg_name, MANIFEST_FILENAME]
+
+
+def parse_located_manifest(stdout: str, pkg_name: str) -> tuple[str, str]:
+    """`(manifest path, installed version)` from `locate_manifest_argv`'s output."""
+    lines = stdout.strip().splitlines()
+    try:
+        info: dict[str, Any] = json.loads(lines[-1])
+    except (IndexError, ValueError) as e:
+        raise CollectionStepError(
+            f"Cannot locate the manifest of {pkg_name}: unexpected output {stdout!r}."
+        ) from e
+    if "error" in info:
+        raise CollectionStepError(f"Package {pkg_name!r} is not installed.")
+    if canonicalize_name(info["name"]) != canonicalize_name(pkg_name):
+        raise CollectionStepError(
+            f"Package name mismatch: installed {info['name']!r}, expected {pkg_name!r}."
+        )
+    if not info["manifests"]:
+        raise CollectionStepError(f"Manifest path not found for {pkg_name}.")
+    if len(info["manifests"]) > 1:
+        raise CollectionStepError(
+            f"Package {pkg_name} ships {len(info['manifests'])} manifests: "
+            f"{info['manifests']}."
+        )
+    return str(info["manifests"][0]), str(info["version"])

@@ -1,9 +1,10 @@
 """Two processes collect the same package at once: one waits, both end consistent.
 
 Chosen behaviour: the process that gets the lock second finds the folder already
-there and ends with a failed activity ("... already exists."), leaving the first
-one's environment untouched. (A process that starts after the folder exists is
-refused before it even takes the lock: `TaskGroupPathExists`.)
+there, with the first one's record, and reuses that group ("already collected
+at ..."); with `if_exists="error"` it ends with a failed activity ("... already
+exists."). Either way the first one's environment is untouched. (A process that
+starts after the folder exists decides before it even takes the lock.)
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from fractal_core.collection import CollectionSettings
 from fractal_core.collection.locking import task_group_lock
@@ -29,7 +32,8 @@ trace = pathlib.Path(sys.argv[3])
 def on_change(a):
     trace.write_text(a.log or "")
 try:
-    res = collect_wheel(sys.argv[2], settings=settings, on_change=on_change)
+    res = collect_wheel(sys.argv[2], settings=settings, on_change=on_change,
+                        if_exists=sys.argv[4])
     print(json.dumps({"status": str(res.activity.status), "log": res.activity.log,
                       "tasks": len(res.task_group.task_list) if res.task_group else 0}))
 except Exception as e:
@@ -37,8 +41,9 @@ except Exception as e:
 """
 
 
+@pytest.mark.parametrize("if_exists", ["reuse", "error"])
 def test_concurrent_collection_of_the_same_package(
-    settings: CollectionSettings, tmp_path: Path
+    settings: CollectionSettings, tmp_path: Path, if_exists: str
 ) -> None:
     wheel = make_wheel(tmp_path / "w", manifest_data=manifest("t1"))
     folder = Path(settings.base_dir) / "tiny-tasks" / "1.0.0"
@@ -55,6 +60,7 @@ def test_concurrent_collection_of_the_same_package(
                     settings.model_dump_json(),
                     str(wheel),
                     str(trace),
+                    if_exists,
                 ],
                 stdout=subprocess.PIPE,
                 text=True,
@@ -71,12 +77,18 @@ def test_concurrent_collection_of_the_same_package(
             time.sleep(0.05)
     outcomes = [json.loads(c.communicate(timeout=600)[0]) for c in children]
     statuses = sorted(o["status"] for o in outcomes)
-    assert statuses == ["OK", "failed"], outcomes
-    loser = next(o for o in outcomes if o["status"] == "failed")
-    winner = next(o for o in outcomes if o["status"] == "OK")
-    assert f"{folder} already exists." in loser["log"]
-    assert "START create venv" not in loser["log"]
-    assert winner["tasks"] == 1
+    built = [o for o in outcomes if "START create venv" in o["log"]]
+    assert len(built) == 1, outcomes
+    winner = built[0]
+    loser = next(o for o in outcomes if o is not winner)
+    assert winner["status"] == "OK" and winner["tasks"] == 1
+    if if_exists == "reuse":
+        assert statuses == ["OK", "OK"], outcomes
+        assert f"already collected at {folder}" in loser["log"]
+        assert loser["tasks"] == 1
+    else:
+        assert statuses == ["OK", "failed"], outcomes
+        assert f"{folder} already exists." in loser["log"]
     # The winner's environment is intact and usable.
     python = folder / "venv" / "bin" / "python"
     out = subprocess.run(

@@ -163,9 +163,19 @@ def test_wheel_collection_and_lifecycle(
         ]
     )
 
-    # Collecting the same package again is refused, the folder untouched.
-    with pytest.raises(TaskGroupPathExists, match="already exists"):
+    # Collecting the same package again with other options is refused, and so
+    # is any collection with if_exists="error"; the folder stays untouched.
+    with pytest.raises(TaskGroupPathExists, match="collected with other options"):
         collect_wheel(testkit_wheel, settings=settings, user_id=7)
+    with pytest.raises(TaskGroupPathExists, match="already exists"):
+        collect_wheel(
+            testkit_wheel,
+            settings=settings,
+            user_id=7,
+            extras="unknown_extra",
+            pinned_package_versions_pre={"pip[unused]": ensurepip.version()},
+            if_exists="error",
+        )
     assert Path(python).exists()
 
     # Deactivate: venv gone, wheel and freeze kept, group inactive.
