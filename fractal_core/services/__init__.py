@@ -49,6 +49,7 @@ from .jobs import JobRegistry
 from .jobs import get_job
 from .jobs import latest_job
 from .jobs import list_jobs
+from .jobs import recover_jobs
 from .jobs import request_stop
 from .jobs import submit_job
 from .projects import create_project
@@ -120,6 +121,7 @@ __all__ = [
     "latest_job",
     "list_datasets",
     "list_jobs",
+    "recover_jobs",
     "list_projects",
     "list_workflows",
     "patch_image",

@@ -38,6 +38,8 @@ from ..engine.control import Listener
 from ..engine.errors import InvalidTaskRange
 from ..engine.handle import JobHandle
 from ..engine.handle import submit_job as _engine_submit_job
+from ..engine.recovery import RecoveredJob
+from ..engine.recovery import recover_orphaned_job
 from ..engine.runner import EngineSettings
 from ..engine.runner import set_start_and_last_task_index
 from ..engine.task_files import WORKFLOW_LOG_FILENAME
@@ -65,6 +67,7 @@ __all__ = [
     "get_job",
     "latest_job",
     "list_jobs",
+    "recover_jobs",
     "request_stop",
     "submit_job",
 ]
@@ -456,3 +459,32 @@ def request_stop(
         f"Trigger executor shutdown for job.id={job_id}\n{reason}\n"
     )
     return "requested"
+
+
+def recover_jobs(store: Store, *, zip_job_folder: bool = True) -> list[RecoveredJob]:
+    """Mark failed every `submitted` job whose process died; kill what it left.
+
+    Call it when a store is opened by a new process (a restarted web backend,
+    a notebook): a job whose folder says its owner process is gone (killed,
+    crashed, rebooted) gets a log line saying so, its leftover task processes
+    are killed and the stored job becomes `failed`. Jobs of live processes,
+    of other hosts, or without a folder yet are left alone. The dataset keeps
+    the images of the last task that completed (each task is stored at once).
+    """
+    with store.unit_of_work() as uow:
+        submitted = uow.jobs.list(status=JobStatus.SUBMITTED)
+    recovered = []
+    for job in submitted:
+        if not job.working_dir:
+            continue
+        running = job.model_copy(deep=True)
+        result = recover_orphaned_job(
+            Path(job.working_dir),
+            recorder=store.recorder(),
+            job=running,
+            zip_job_folder=zip_job_folder,
+        )
+        if result is not None:
+            _store_end(store, running)
+            recovered.append(result)
+    return recovered
