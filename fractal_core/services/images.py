@@ -138,22 +138,5 @@ def delete_image(store: Store, project_id: int, dataset_id: int, zarr_url: str) 
         if _find(uow, dataset_id, url) is None:
             raise ImageNotFoundError(url)
         uow.datasets.apply_image_changes(dataset_id, ImageChanges(removed=[url]))
-        _forget_image_status(uow, dataset_id, url)
+        uow.datasets.forget_image_status(dataset_id, [url])
         uow.commit()
-
-
-def _forget_image_status(uow: UnitOfWork, dataset_id: int, zarr_url: str) -> None:
-    """Drop the image's history-status rows of every workflow task (spec §5.4).
-
-    Needs the store's optional `datasets.forget_image_status(dataset_id,
-    zarr_urls)`; a store without it keeps the rows (logged).
-    """
-    forget = getattr(uow.datasets, "forget_image_status", None)
-    if forget is None:
-        logger.warning(
-            "Store %s cannot drop the history status of deleted image %s.",
-            type(uow).__name__,
-            zarr_url,
-        )
-        return
-    forget(dataset_id, [zarr_url])

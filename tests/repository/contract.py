@@ -1121,6 +1121,23 @@ class StoreRecorderContract(_Base):
             uow.datasets.delete(ds.id)
         assert [r.id for r in recorder.runs_of(ds.id, 7)] == [run_id]
 
+    def test_forget_image_status_on_commit_only(self, store: Store) -> None:
+        project = self.project(store)
+        ds = self.dataset(store, project.id)  # type: ignore[arg-type]
+        assert ds.id is not None
+        recorder = store.recorder()
+        self._history(recorder, ds.id, 7, 1)
+        self._history(recorder, ds.id, 8, 2)
+        url = f"{ZARR_DIR}/x"
+        with store.unit_of_work() as uow:
+            uow.datasets.forget_image_status(ds.id, [url])
+        assert recorder.image_status(ds.id, 7) == {url: "done"}  # rolled back
+        self.commit(store, lambda uow: uow.datasets.forget_image_status(ds.id, [url]))  # type: ignore[arg-type]
+        assert recorder.image_status(ds.id, 7) == {}
+        assert recorder.image_status(ds.id, 8) == {}
+        with store.unit_of_work() as uow, pytest.raises(NotFoundError):
+            uow.datasets.forget_image_status(ds.id + 1000, [url])
+
 
 class StoreContract(
     StoreShapeContract,

@@ -252,9 +252,4 @@ def test_delete_images(store: Store) -> None:
         sv.delete_image(store, pid, ds, a)
     statuses = recorder.image_status(ds, 7)
     assert statuses.get(b) == "done"
-    if a in statuses:
-        pytest.xfail(
-            "the store keeps the image-status row of a deleted image "
-            "(needs DatasetRepository.forget_image_status, see docs/services.md)"
-        )
     assert a not in statuses

@@ -32,3 +32,17 @@ def forget_workflowtask_cache(session: Session, wftask_ids: Iterable[int]) -> No
         session.execute(
             delete(ImageCacheRow).where(ImageCacheRow.workflowtask_key.in_(keys))
         )
+
+
+def forget_image_status(
+    session: Session, dataset_id: int, zarr_urls: list[str]
+) -> None:
+    """Delete the image-cache rows of these images of a dataset, for every task."""
+    key = encode_key(dataset_id)
+    for start in range(0, len(zarr_urls), 500):
+        chunk = zarr_urls[start : start + 500]
+        session.execute(
+            delete(ImageCacheRow).where(
+                ImageCacheRow.dataset_key == key, ImageCacheRow.zarr_url.in_(chunk)
+            )
+        )

@@ -43,6 +43,7 @@ from .connect import BEGIN_OPTION
 from .connect import TRANSACTION_OPEN
 from .connect import WRITING
 from .history_cleanup import forget_dataset_history
+from .history_cleanup import forget_image_status
 from .history_cleanup import forget_workflowtask_cache
 from .models import DatasetRow
 from .models import JobRow
@@ -296,6 +297,12 @@ class SQLDatasetRepository:
         image_rows.replace_all(
             self._conn(), image_rows.DATASET_IMAGES, dataset_id, images.to_list()
         )
+
+    def forget_image_status(self, dataset_id: int, zarr_urls: Sequence[str]) -> None:
+        """Drop the history status of these images for every workflow task."""
+        for_writing(self._s)
+        self._row(dataset_id)
+        forget_image_status(self._s, dataset_id, list(zarr_urls))
 
     @staticmethod
     def _to_dataset(row: DatasetRow, images: ImageList) -> Dataset:
