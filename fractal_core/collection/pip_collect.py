@@ -108,7 +108,7 @@ def start_collection(
     found = existing_group(group, host, if_exists)
     if found is None:
         return None
-    log = ActivityLog.for_group(TaskGroupActivityAction.COLLECT, group, on_change)
+    log = ActivityLog.for_group(TaskGroupActivityAction.COLLECT, found, on_change)
     return reused_result(found, log)
 
 
