@@ -17,7 +17,10 @@ from .collection import collect_pypi
 from .collection import collect_wheel
 from .collection import deactivate
 from .collection import delete
+from .collection import find_task_groups
+from .collection import load_task_group
 from .collection import reactivate
+from .collection import recover_stale_folders
 from .domain import ArgumentValidationError
 from .domain import Dataset
 from .domain import HistoryImageCache
@@ -248,6 +251,7 @@ __all__ = [
     "export_workflow_file",
     "filter_image_list",
     "find_image_by_zarr_url",
+    "find_task_groups",
     "import_dataset",
     "import_dataset_file",
     "import_workflow",
@@ -256,6 +260,7 @@ __all__ = [
     "is_url_inside",
     "join_url",
     "load_manifest",
+    "load_task_group",
     "match_filter",
     "merge_type_filters",
     "normalize_package_name",
@@ -264,6 +269,7 @@ __all__ = [
     "reactivate",
     "recover_orphaned_job",
     "recover_orphaned_jobs",
+    "recover_stale_folders",
     "run_job",
     "run_workflow",
     "sanitize_string",
