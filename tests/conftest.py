@@ -7,6 +7,8 @@ import os
 from hypothesis import HealthCheck
 from hypothesis import settings
 
+pytest_plugins = ["tests.slurm.fixtures"]
+
 settings.register_profile(
     "ci",
     max_examples=200,

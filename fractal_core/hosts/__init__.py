@@ -1,4 +1,4 @@
-"""Hosts: where commands run and files live (local now, SSH later)."""
+"""Hosts: where commands run and files live (local, via sudo; SSH later)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from .base import HostError
 from .base import UnsafePathError
 from .base import is_strictly_inside
 from .local import LocalHost
+from .sudo import SudoHost
 
 __all__ = [
     "CommandFailedError",
@@ -18,6 +19,7 @@ __all__ = [
     "Host",
     "HostError",
     "LocalHost",
+    "SudoHost",
     "UnsafePathError",
     "is_strictly_inside",
 ]
