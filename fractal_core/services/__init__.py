@@ -47,6 +47,7 @@ from .jobs import DEFAULT_REGISTRY
 from .jobs import SHUTDOWN_FILENAME
 from .jobs import JobRegistry
 from .jobs import get_job
+from .jobs import job_progress
 from .jobs import latest_job
 from .jobs import list_jobs
 from .jobs import recover_jobs
@@ -113,6 +114,7 @@ __all__ = [
     "get_dataset",
     "get_image",
     "get_job",
+    "job_progress",
     "get_project",
     "get_workflow",
     "get_workflow_task",

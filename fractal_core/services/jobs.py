@@ -35,9 +35,11 @@ from ..domain.workflow import Workflow
 from ..engine.control import EventKind
 from ..engine.control import JobEvent
 from ..engine.control import Listener
+from ..engine.control import TaskProgress
 from ..engine.errors import InvalidTaskRange
 from ..engine.handle import JobHandle
 from ..engine.handle import submit_job as _engine_submit_job
+from ..engine.recorder import HistoryStatus
 from ..engine.recovery import RecoveredJob
 from ..engine.recovery import recover_orphaned_job
 from ..engine.runner import EngineSettings
@@ -65,6 +67,7 @@ __all__ = [
     "SHUTDOWN_FILENAME",
     "JobRegistry",
     "get_job",
+    "job_progress",
     "latest_job",
     "list_jobs",
     "recover_jobs",
@@ -382,6 +385,49 @@ def get_job(
                 update={"log": log_file.read_text(encoding="utf-8", errors="replace")}
             )
     return job
+
+
+def job_progress(store: Store, project_id: int, job_id: int) -> list[TaskProgress]:
+    """Per-task progress of a job, read from the store's history.
+
+    Any process sharing the store can call it while the job runs: one entry
+    per task of the job's slice that has started, with its units and images
+    done, failed and in total (the compound init unit's images not counted
+    twice), and the task's run status. Tasks are those of the stored workflow.
+    """
+    with store.unit_of_work() as uow:
+        job = _lookup.get_job(uow, project_id, job_id)
+        if job.workflow_id is None or job.dataset_id is None:
+            return []  # its workflow or dataset was deleted since
+        tasks = uow.workflows.get(job.workflow_id).task_list
+    recorder = store.recorder()
+    progress = []
+    for wftask in tasks[job.first_task_index : job.last_task_index + 1]:
+        runs = [
+            run
+            for run in recorder.runs_of(job.dataset_id, wftask.id)
+            if run.job_id == job.id
+        ]
+        if not runs:
+            break
+        units = recorder.units_of(runs[-1].id)
+        done = [u for u in units if u.status == HistoryStatus.DONE]
+        failed = [u for u in units if u.status == HistoryStatus.FAILED]
+        progress.append(
+            TaskProgress(
+                key=wftask.id,
+                name=wftask.task.name,
+                order=wftask.order,
+                status=runs[-1].status.value,
+                units_total=len(units),
+                units_done=len(done),
+                units_failed=len(failed),
+                images_total=len({url for u in units for url in u.zarr_urls}),
+                images_done=len({url for u in done for url in u.zarr_urls}),
+                images_failed=len({url for u in failed for url in u.zarr_urls}),
+            )
+        )
+    return progress
 
 
 def list_jobs(

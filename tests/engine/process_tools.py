@@ -47,8 +47,13 @@ def _is_zombie(pid: str) -> bool:
         return True
 
 
-def processes_with_marker(marker: str, settle: float = 5.0) -> list[int]:
-    """Live processes whose command line mentions `marker` (waits up to `settle`)."""
+def processes_with_marker(
+    marker: str, settle: float = 5.0, *, also: str = ""
+) -> list[int]:
+    """Live processes whose command line mentions `marker` (and `also`).
+
+    Waits up to `settle` seconds for them to go before answering.
+    """
     deadline = time.monotonic() + settle
     while True:
         found = [
@@ -56,7 +61,8 @@ def processes_with_marker(marker: str, settle: float = 5.0) -> list[int]:
             for pid in os.listdir("/proc")
             if pid.isdigit()
             and int(pid) != os.getpid()
-            and marker in _cmdline(pid)
+            and marker in (line := _cmdline(pid))
+            and also in line
             and not _is_zombie(pid)
         ]
         if not found or time.monotonic() > deadline:

@@ -78,14 +78,26 @@ def test_killed_job_is_recovered_from_the_database(
     proc = _start(config, tmp_path / "config.json")
     try:
         deadline = time.monotonic() + HANG_GUARD
-        while not processes_with_marker("1_mark_image", settle=0):
+        jobs_dir = config["jobs_dir"]
+        while len(processes_with_marker(jobs_dir, 0, also="1_mark_image")) < 2:
             assert time.monotonic() < deadline, "the units never started"
             assert proc.poll() is None, "the driver ended early"
             time.sleep(0.1)
+        # another process (this test) reads the running job's progress
+        reader = SQLStore(db)
+        (running,) = sv.list_jobs(reader, project_id=config["project_id"])
+        progress = sv.job_progress(reader, config["project_id"], running.id)  # type: ignore[arg-type]
+        reader.close()
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(HANG_GUARD)
     finally:
         proc.kill()
+    assert [(p.name, p.status) for p in progress] == [
+        ("create_images", "done"),
+        ("mark_image", "submitted"),
+    ]
+    assert (progress[1].units_total, progress[1].units_done) == (2, 0)
+    assert progress[1].images_total == 2
     store = SQLStore(db)  # a new process would open it just like this
     (job,) = sv.list_jobs(store, project_id=config["project_id"])
     assert job.status == JobStatus.SUBMITTED  # nobody could say otherwise
@@ -97,7 +109,7 @@ def test_killed_job_is_recovered_from_the_database(
 
     assert [r.job_id for r in recovered] == [job.id]
     assert len(recovered[0].killed_pids) == 2
-    assert processes_with_marker("1_mark_image") == []
+    assert processes_with_marker(jobs_dir, also="1_mark_image") == []
     job = sv.get_job(store, config["project_id"], job.id)  # type: ignore[arg-type]
     assert job.status == JobStatus.FAILED and job.end_timestamp is not None
     assert f"pid {proc.pid}" in (job.log or "")
