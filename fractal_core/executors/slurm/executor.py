@@ -1,0 +1,778 @@
+"""`SlurmExecutor`: units of work packed into SLURM jobs, through a `Host`.
+
+The SLURM logic lives here once; how commands run and files move is the
+host's business (`LocalHost`: this machine as the current user; `SudoHost`:
+this machine as another user; an SSH host later). Per submission:
+
+1. every unit's command is checked on the host (forbidden characters, an
+   executable first word): refused units fail `INVALID_COMMAND` at once;
+2. units are grouped by their resources and each group is planned into SLURM
+   jobs (`slurm_config_for` + `plan_batches`, the reference's heuristics);
+3. a submission folder `<remote_workdir>/<handle id>/` receives one sbatch
+   script per job and a `status/` folder where each unit's wrapper
+   (`worker.py`) records its start and exit status; args files are copied to
+   the host first when the host sees them under other paths;
+4. `sbatch --parsable` runs once per job; the job ids become the units'
+   native ids and are handed to the host's shared `SlurmWatcher`.
+
+Units are judged as their exit files appear (one `grep` of the status folder
+per poll round for a handle with running jobs) and, for units killed with
+their job, from the job's final state and error file (`failures.py`).
+`handle.cancel()` runs one `scancel` for all its jobs. `snapshot()` is JSON;
+`SlurmExecutor.attach` resumes watching in a new process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import posixpath
+import threading
+import time
+from collections.abc import Mapping
+from collections.abc import Sequence
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+from ...hosts.base import Host
+from ...hosts.base import HostError
+from .._attach import _recorded_result
+from .._attach import _unit_of
+from .._board import SNAPSHOT_VERSION
+from .._board import ResultBoard
+from .._board import executor_errors
+from .._board import utc_now
+from .._unit import InvalidCommand
+from .._unit import failed
+from .._unit import judge_exit
+from .._unit import read_log_excerpt
+from .._unit import split_command
+from .._unit import timed_out
+from .._unit import with_times
+from ..base import ExecutorCapabilities
+from ..base import ExecutorError
+from ..base import FailureKind
+from ..base import UnitResult
+from ..base import UnitState
+from ..base import WorkUnit
+from .batching import plan_batches
+from .config import SlurmBatchingConfig
+from .config import SlurmConfig
+from .config import SlurmOptions
+from .config import SlurmResourceConfig
+from .config import slurm_config_for
+from .failures import JobFinal
+from .failures import SlurmOutputError
+from .failures import classify_unit
+from .failures import parse_record
+from .failures import parse_sbatch
+from .script import SlurmJobSpec
+from .script import sbatch_script
+from .watcher import SlurmWatcher
+from .watcher import watcher_for
+from .worker import parse_status_listing
+from .worker import unit_argv
+
+logger = logging.getLogger(__name__)
+
+EXECUTOR_KIND = "slurm"
+COMMAND_TIMEOUT = 120.0
+"""Seconds any single SLURM or file command may take before it counts as hung."""
+
+
+def default_resource(partition: str) -> SlurmResourceConfig:
+    """A small default: 1 CPU and 1000 MB per unit, up to 2 units per job."""
+    return SlurmResourceConfig(
+        default_slurm_config=SlurmOptions(
+            partition=partition, cpus_per_task=1, mem=1000
+        ),
+        batching_config=SlurmBatchingConfig(
+            target_num_jobs=10,
+            max_num_jobs=100,
+            target_cpus_per_job=2,
+            max_cpus_per_job=8,
+            target_mem_per_job=2000,
+            max_mem_per_job=16000,
+        ),
+    )
+
+
+def _epoch(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+class SlurmHandle(ResultBoard):
+    """One submission's units, judged from the cluster (see module doc)."""
+
+    executor_kind = EXECUTOR_KIND
+
+    def __init__(
+        self,
+        units: Sequence[WorkUnit],
+        *,
+        host: Host,
+        slurm_env: Mapping[str, str],
+        watcher: SlurmWatcher,
+        submission_dir: str,
+        handle_id: str | None = None,
+    ) -> None:
+        super().__init__(units, handle_id)
+        self._host = host
+        self._slurm_env = dict(slurm_env)
+        self._watcher = watcher
+        self.submission_dir = submission_dir
+        self.status_dir = posixpath.join(submission_dir, "status")
+        self._jobs: dict[str, list[int]] = {}
+        self._job_err: dict[str, str] = {}
+        self._limits: dict[int, float | None] = {}
+        self._cancelled = False
+        self._io = threading.Lock()
+        self.submit_errors: list[str] = []
+
+    # -- bookkeeping (submission and attach) -------------------------------------
+
+    def _add_job(self, job_id: str, indices: list[int], err_file: str) -> None:
+        with self._cond:
+            self._jobs[job_id] = list(indices)
+            self._job_err[job_id] = err_file
+            for index in indices:
+                self._native[index] = job_id
+                self._extra.setdefault(index, {})["slurm_job_id"] = job_id
+
+    def _set_limit(self, index: int, limit: float | None) -> None:
+        self._limits[index] = limit
+        self._extra.setdefault(index, {})["time_limit_s"] = limit
+
+    def _finish(self, index: int, result: UnitResult) -> None:
+        with self._cond:
+            recorded = self._set_done(index, result)
+            all_done = self._all_done()
+        if recorded and all_done:
+            self._watcher.forget(list(self._jobs))
+
+    def live_jobs(self) -> list[str]:
+        """Job ids that still hold a unit without a result."""
+        with self._cond:
+            return [
+                job_id
+                for job_id, indices in self._jobs.items()
+                if any(self._state[i] is not UnitState.DONE for i in indices)
+            ]
+
+    # -- reading the cluster -------------------------------------------------------
+
+    def _listing(self) -> dict[int, dict[str, str]] | None:
+        """Start and exit records of this submission's units (one command)."""
+        try:
+            result = self._host.run(
+                ["grep", "-r", "-H", "-s", "", self.status_dir],
+                timeout=COMMAND_TIMEOUT,
+            )
+        except HostError as exc:
+            logger.warning("Cannot list %s: %s", self.status_dir, exc)
+            return None
+        if result.returncode not in (0, 1):  # 1: no line at all (no file yet)
+            logger.warning(
+                "Cannot list %s: %s", self.status_dir, result.stderr.strip()[-500:]
+            )
+            return None
+        return parse_status_listing(result.stdout)
+
+    def refresh(self) -> None:
+        """Mark started units RUNNING and judge units that wrote an exit status."""
+        with self._io:
+            listing = self._listing()
+            if listing is not None:
+                self._apply(listing, None, "")
+
+    def _apply(
+        self,
+        listing: Mapping[int, Mapping[str, str]],
+        final: JobFinal | None,
+        err_text: str,
+        indices: Sequence[int] | None = None,
+    ) -> None:
+        """Judge units (all, or `indices` of an ended job) from their records."""
+        todo = range(len(self._units)) if indices is None else indices
+        for index in todo:
+            with self._cond:
+                if self._state[index] is UnitState.DONE:
+                    continue
+            files = listing.get(index, {})
+            if final is None and "rc" not in files:
+                if "start" in files:
+                    with self._cond:
+                        if self._state[index] is UnitState.PENDING:
+                            self._state[index] = UnitState.RUNNING
+                continue
+            self._finish(index, self._judge(index, files, final, err_text))
+
+    def _judge(
+        self,
+        index: int,
+        files: Mapping[str, str],
+        final: JobFinal | None,
+        err_text: str,
+    ) -> UnitResult:
+        unit = self._units[index]
+        limit = self._limits.get(index)
+        job_id = self._native.get(index)
+        try:
+            record = parse_record(
+                files.get("start"), files.get("rc"), time_limit_s=limit
+            )
+        except SlurmOutputError as exc:
+            return failed(unit, FailureKind.EXECUTOR_ERROR, str(exc), native_id=job_id)
+        if record.started:
+            self._fetch(unit)
+        verdict = classify_unit(
+            unit.id,
+            record,
+            final,
+            err_text,
+            time_limit_s=limit,
+            cancelled_by_us=self._cancelled,
+            err_file=self._job_err.get(job_id or ""),
+        )
+        started = _epoch(record.started_at)
+        ended = _epoch(record.ended_at) or (utc_now() if record.started else None)
+        if verdict.ok:
+            result = judge_exit(unit, 0)
+        elif verdict.kind is FailureKind.NONZERO_EXIT:
+            result = judge_exit(unit, verdict.returncode or 1)
+        elif verdict.kind is FailureKind.TIME_LIMIT and record.timed_out:
+            assert limit is not None
+            result = timed_out(unit, limit, record.returncode)
+        else:
+            assert verdict.kind is not None
+            result = failed(
+                unit,
+                verdict.kind,
+                verdict.message,
+                returncode=verdict.returncode,
+                log=read_log_excerpt(unit.log_file).tail if record.started else "",
+            )
+        return with_times(result, started, ended, job_id)
+
+    def _fetch(self, unit: WorkUnit) -> None:
+        """Copy the unit's output and log back when the host sees other paths."""
+        pairs = (
+            (unit.output_file_remote, unit.output_file),
+            (unit.log_file_remote, unit.log_file),
+        )
+        for remote, local in pairs:
+            if remote is None or remote == str(local):
+                continue
+            try:
+                if self._host.exists(remote):
+                    local.parent.mkdir(parents=True, exist_ok=True)
+                    self._host.get(remote, str(local))
+            except (HostError, OSError) as exc:
+                logger.warning("Cannot fetch %s: %s", remote, exc)
+
+    # -- watcher callbacks -------------------------------------------------------
+
+    def jobs_polled(self, states: Mapping[str, str]) -> None:
+        """Refresh when one of our jobs runs (units may have finished)."""
+        if any(s in ("RUNNING", "COMPLETING", "SUSPENDED") for s in states.values()):
+            self.refresh()
+
+    def job_ended(self, final: JobFinal) -> None:
+        """Judge the units of a job that left the queue."""
+        indices = self._jobs.get(final.job_id)
+        if indices is None:
+            return
+        err_file = self._job_err.get(final.job_id)
+        err_text = ""
+        if err_file:
+            try:
+                if self._host.is_file(err_file):
+                    err_text = self._host.read_text(err_file)
+            except (HostError, OSError, UnicodeDecodeError) as exc:
+                logger.warning("Cannot read %s: %s", err_file, exc)
+        with self._io:
+            listing = self._listing() or {}
+            self._apply(listing, final, err_text, indices)
+
+    # -- the Handle protocol -----------------------------------------------------
+
+    def states(self) -> dict[str, UnitState]:
+        """Current state of every unit (asks the cluster once if any is open)."""
+        if not self.done():
+            self.refresh()
+        return super().states()
+
+    def cancel(self) -> None:
+        """`scancel` every job with open units (one call); they end CANCELLED."""
+        with self._cond:
+            if self._all_done():
+                return
+            self._cancelled = True
+        jobs = self.live_jobs()
+        if jobs:
+            try:
+                result = self._host.run(
+                    ["scancel", *jobs], env=self._slurm_env, timeout=COMMAND_TIMEOUT
+                )
+                if not result.ok:
+                    logger.warning("scancel %s: %s", jobs, result.stderr.strip())
+            except HostError as exc:
+                logger.warning("scancel %s failed: %s", jobs, exc)
+        with self._io:
+            listing = self._listing() or {}
+            self._apply(listing, None, "")
+            for index in range(len(self._units)):
+                with self._cond:
+                    if self._state[index] is UnitState.DONE:
+                        continue
+                unit = self._units[index]
+                files = listing.get(index, {})
+                record = parse_record(files.get("start"), None, time_limit_s=None)
+                when = "while running" if record.started else "before it started"
+                self._finish(
+                    index,
+                    failed(
+                        unit,
+                        FailureKind.CANCELLED,
+                        f"Unit {unit.id} was cancelled {when}.",
+                        started_at=_epoch(record.started_at),
+                        ended_at=utc_now() if record.started else None,
+                        native_id=self._native.get(index),
+                        log=read_log_excerpt(unit.log_file).tail
+                        if record.started
+                        else "",
+                    ),
+                )
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON state: units, their SLURM job ids and where their records are."""
+        state = super().snapshot()
+        with self._cond:
+            state["slurm"] = {
+                "submission_dir": self.submission_dir,
+                "status_dir": self.status_dir,
+                "cancelled": self._cancelled,
+                "jobs": {
+                    job_id: {"units": list(indices), "err": self._job_err[job_id]}
+                    for job_id, indices in self._jobs.items()
+                },
+            }
+        return state
+
+
+class SlurmExecutor:
+    """Run units as SLURM jobs through `host` (see the module doc).
+
+    - `remote_workdir`: a folder on the host, writable by the host's user, for
+      the submission folders (scripts, unit records, SLURM's out/err files).
+    - `resource`: the resource's SLURM settings; None = `default_resource` on
+      the cluster's default partition (asked once with `sinfo`).
+    - `slurm_env`: environment for the SLURM commands (e.g. `SLURM_CONF`).
+    - `poll_interval`: seconds between queue polls of the shared watcher
+      (when this executor creates it); `watcher`: use this one instead.
+    - `cancel_grace`: seconds between SIGTERM and SIGKILL when a unit's own
+      time limit stops it.
+    - `env`: environment added to every unit (before `unit.env`).
+    - `slurm_account`, `worker_init`: the job's account and extra script
+      lines (highest priority, as in the reference).
+    - `jobcomp_file`: the cluster's jobcomp/filetxt file, a last source of
+      final states.
+    """
+
+    def __init__(
+        self,
+        host: Host,
+        *,
+        remote_workdir: str,
+        resource: SlurmResourceConfig | None = None,
+        slurm_env: Mapping[str, str] | None = None,
+        poll_interval: float = 2.0,
+        watcher: SlurmWatcher | None = None,
+        cancel_grace: float = 5.0,
+        env: Mapping[str, str] | None = None,
+        slurm_account: str | None = None,
+        worker_init: str | None = None,
+        jobcomp_file: str | None = None,
+    ) -> None:
+        if not posixpath.isabs(remote_workdir):
+            raise ExecutorError(
+                f"Invalid remote_workdir={remote_workdir!r}: expected an absolute path."
+            )
+        self.host = host
+        self.remote_workdir = remote_workdir
+        self._resource = resource
+        self.slurm_env = dict(slurm_env or {})
+        self.watcher = watcher or watcher_for(
+            host, env=self.slurm_env, interval=poll_interval, jobcomp_file=jobcomp_file
+        )
+        self.cancel_grace = cancel_grace
+        self.env = dict(env or {})
+        self.slurm_account = slurm_account
+        self.worker_init = worker_init
+        self._lock = threading.Lock()
+        self._handles: list[SlurmHandle] = []
+        self._last: SlurmHandle | None = None
+        self._shut = False
+        self.sbatch_calls = 0
+
+    # -- the Executor protocol ---------------------------------------------------
+
+    @property
+    def capabilities(self) -> ExecutorCapabilities:
+        return ExecutorCapabilities(
+            cancel_running=True, time_limit=True, attach=True, concurrent=True
+        )
+
+    @property
+    def executor_error_log(self) -> str | None:
+        handle = self._last
+        if handle is None:
+            return None
+        parts = list(handle.submit_errors)
+        others = executor_errors(handle)
+        if others:
+            parts.append(others)
+        return "\n".join(parts) if parts else None
+
+    @property
+    def resource(self) -> SlurmResourceConfig:
+        """The SLURM settings in use (the default one is built on first use)."""
+        if self._resource is None:
+            self._resource = default_resource(self._default_partition())
+        return self._resource
+
+    def _default_partition(self) -> str:
+        result = self._run(["sinfo", "-h", "-o", "%P"])
+        names = result.stdout.split()
+        for name in names:
+            if name.endswith("*"):
+                return name[:-1]
+        if names:
+            return names[0]
+        raise ExecutorError("sinfo lists no partition: pass resource= explicitly.")
+
+    def _run(self, argv: list[str]) -> Any:
+        try:
+            return self.host.run(argv, env=self.slurm_env, timeout=COMMAND_TIMEOUT)
+        except HostError as exc:
+            raise ExecutorError(f"{argv[0]} failed on the host: {exc}") from exc
+
+    def submit(self, units: Sequence[WorkUnit]) -> SlurmHandle:
+        """Plan, write and submit the SLURM jobs of `units`; return at once."""
+        units = list(units)
+        seen: set[str] = set()
+        for unit in units:
+            if unit.id in seen:
+                raise ExecutorError(f"Duplicate unit id {unit.id!r} in one submission.")
+            seen.add(unit.id)
+        with self._lock:
+            if self._shut:
+                raise ExecutorError("SlurmExecutor is shut down: submission refused.")
+        handle = SlurmHandle(
+            units,
+            host=self.host,
+            slurm_env=self.slurm_env,
+            watcher=self.watcher,
+            submission_dir="",
+        )
+        handle.submission_dir = posixpath.join(self.remote_workdir, handle.id)
+        handle.status_dir = posixpath.join(handle.submission_dir, "status")
+        with self._lock:
+            self._last = handle
+            self._handles.append(handle)
+        argvs = self._check_commands(handle, units)
+        if argvs:
+            self._submit_jobs(handle, units, argvs)
+        return handle
+
+    def _check_commands(
+        self, handle: SlurmHandle, units: list[WorkUnit]
+    ) -> dict[int, list[str]]:
+        """Split and check each command on the host; refused units fail now."""
+        known: dict[str, bool] = {}
+
+        def check(program: str) -> bool:
+            if program not in known:
+                known[program] = self._is_executable(program)
+            return known[program]
+
+        argvs: dict[int, list[str]] = {}
+        for index, unit in enumerate(units):
+            try:
+                argvs[index] = split_command(unit.command, executable_check=check)
+            except InvalidCommand as exc:
+                handle._finish(
+                    index, failed(unit, FailureKind.INVALID_COMMAND, str(exc))
+                )
+        return argvs
+
+    def _is_executable(self, program: str) -> bool:
+        if "/" in program:
+            argv = ["test", "-f", program, "-a", "-x", program]
+        else:
+            argv = ["sh", "-c", 'command -v -- "$1" >/dev/null', "sh", program]
+        try:
+            return self.host.run(argv, timeout=COMMAND_TIMEOUT).ok
+        except HostError:
+            return False
+
+    def _groups(
+        self, units: list[WorkUnit], indices: list[int]
+    ) -> list[tuple[dict[str, Any], list[int]]]:
+        """Units with the same resources go together (submission order kept)."""
+        groups: dict[str, tuple[dict[str, Any], list[int]]] = {}
+        for index in indices:
+            res = units[index].resources
+            meta = dict(res.meta)
+            parallel = res.parallel_tasks_per_job
+            if meta.get("tasks_per_job") is None:
+                if meta.get("parallel_tasks_per_job") is not None:
+                    parallel = meta["parallel_tasks_per_job"]
+                if parallel is not None:
+                    meta["parallel_tasks_per_job"] = parallel
+                    meta["tasks_per_job"] = -1  # filled in below: the whole group
+            key = json.dumps(meta, sort_keys=True, default=str)
+            groups.setdefault(key, (meta, []))[1].append(index)
+        out = []
+        for meta, members in groups.values():
+            if meta.get("tasks_per_job") == -1:
+                meta["tasks_per_job"] = len(members)
+            out.append((meta, members))
+        return out
+
+    def _submit_jobs(
+        self, handle: SlurmHandle, units: list[WorkUnit], argvs: dict[int, list[str]]
+    ) -> None:
+        host = self.host
+        plans: list[tuple[SlurmConfig, list[int]]] = []
+        for meta, members in self._groups(units, sorted(argvs)):
+            config = slurm_config_for(
+                self.resource,
+                meta,
+                which="parallel" if len(members) > 1 else "non_parallel",
+                tot_tasks=len(members),
+                slurm_account=self.slurm_account,
+                worker_init=self.worker_init,
+            )
+            for batch in plan_batches(len(members), config):
+                plans.append((config, [members[i] for i in batch]))
+        try:
+            host.mkdir(handle.status_dir)
+            folders = {
+                posixpath.dirname(p)
+                for i in argvs
+                for p in (units[i].log_file_on_host, units[i].output_file_on_host)
+            }
+            for folder in sorted(folders):
+                host.mkdir(folder)
+            for index in argvs:
+                unit = units[index]
+                if unit.args_file_remote and unit.args_file_remote != str(
+                    unit.args_file
+                ):
+                    host.put(str(unit.args_file), unit.args_file_remote)
+        except (HostError, OSError) as exc:
+            raise ExecutorError(
+                f"Cannot prepare the submission folder {handle.submission_dir}: {exc}"
+            ) from exc
+        submitted: list[str] = []
+        for number, (config, members) in enumerate(plans):
+            job_id = self._submit_one(handle, units, argvs, config, members, number)
+            if job_id is not None:
+                submitted.append(job_id)
+        if submitted:
+            self.watcher.watch(submitted, handle)
+
+    def _submit_one(
+        self,
+        handle: SlurmHandle,
+        units: list[WorkUnit],
+        argvs: dict[int, list[str]],
+        config: SlurmConfig,
+        members: list[int],
+        number: int,
+    ) -> str | None:
+        commands = []
+        for index in members:
+            unit = units[index]
+            limit = unit.resources.time_limit_s
+            handle._set_limit(index, limit)
+            task_argv = [
+                *argvs[index],
+                "--args-json",
+                unit.args_file_on_host,
+                "--out-json",
+                unit.output_file_on_host,
+            ]
+            commands.append(
+                unit_argv(
+                    task_argv,
+                    status_dir=handle.status_dir,
+                    index=index,
+                    log_file=unit.log_file_on_host,
+                    workdir=None if unit.workdir is None else str(unit.workdir),
+                    time_limit_s=limit,
+                    kill_grace_s=self.cancel_grace,
+                    env={**self.env, **unit.env},
+                )
+            )
+        parallel = min(len(members), config.parallel_tasks_per_job or 1)
+        config = self._with_job_time(config, units, members, parallel)
+        base = posixpath.join(handle.submission_dir, f"job-{number}")
+        spec = SlurmJobSpec(
+            name=config.job_name or f"fractal-{handle.id[:8]}-{number}",
+            config=config,
+            commands=commands,
+            log_out=f"{base}-%j.out",
+            log_err=f"{base}-%j.err",
+            workdir=handle.submission_dir,
+            parallel=parallel,
+        )
+        try:
+            self.host.write_text(f"{base}.sh", sbatch_script(spec))
+            with self._lock:
+                self.sbatch_calls += 1
+            result = self._run(["sbatch", "--parsable", f"{base}.sh"])
+            if not result.ok:
+                raise ExecutorError(
+                    f"sbatch refused {base}.sh (exit {result.returncode}): "
+                    f"{result.stderr.strip()[-2000:]}"
+                )
+            job_id = parse_sbatch(result.stdout)
+        except (ExecutorError, HostError, SlurmOutputError, ValueError) as exc:
+            message = f"SLURM job {number} of handle {handle.id} not submitted: {exc}"
+            logger.error("%s", message)
+            handle.submit_errors.append(message)
+            for index in members:
+                handle._finish(
+                    index, failed(units[index], FailureKind.EXECUTOR_ERROR, message)
+                )
+            return None
+        handle._add_job(job_id, members, f"{base}-{job_id}.err")
+        logger.debug("SLURM job %s: units %s", job_id, members)
+        return job_id
+
+    @staticmethod
+    def _with_job_time(
+        config: SlurmConfig, units: list[WorkUnit], members: list[int], parallel: int
+    ) -> SlurmConfig:
+        """A job time from the units' own limits when the config sets none.
+
+        Units queue inside a job, so the job may run ceil(units / slots)
+        times the longest unit limit (plus a minute for start and wrap-up).
+        """
+        if config.time is not None:
+            return config
+        limits = [units[i].resources.time_limit_s for i in members]
+        if any(limit is None for limit in limits):
+            return config
+        waves = math.ceil(len(members) / parallel)
+        seconds = waves * (max(limit or 0 for limit in limits) + 30) + 60
+        return config.model_copy(update={"time": str(math.ceil(seconds / 60))})
+
+    def shutdown(self, *, cancel: bool = False) -> None:
+        """Refuse new work; cancel open units (`cancel=True`) or wait for them."""
+        with self._lock:
+            self._shut = True
+            handles = list(self._handles)
+        for handle in handles:
+            if cancel:
+                handle.cancel()
+            else:
+                handle.wait()
+
+    def attach(self, state: Mapping[str, Any]) -> SlurmHandle:
+        """Resume watching a submission from `snapshot()` (e.g. in a new process)."""
+        with self._lock:
+            if self._shut:
+                raise ExecutorError("SlurmExecutor is shut down: attach refused.")
+        handle = _handle_from_snapshot(state, self)
+        with self._lock:
+            self._handles.append(handle)
+        return handle
+
+    def __enter__(self) -> SlurmExecutor:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.shutdown(cancel=exc_type is not None)
+
+
+def _handle_from_snapshot(
+    state: Mapping[str, Any], executor: SlurmExecutor
+) -> SlurmHandle:
+    if not isinstance(state, Mapping):
+        raise ExecutorError(f"Cannot attach: state={state!r} is not a mapping.")
+    if state.get("version") != SNAPSHOT_VERSION:
+        raise ExecutorError(
+            f"Cannot attach: version={state.get('version')!r}, "
+            f"expected {SNAPSHOT_VERSION}."
+        )
+    if state.get("executor") != EXECUTOR_KIND:
+        raise ExecutorError(
+            f"Cannot attach: executor={state.get('executor')!r} is not "
+            f"{EXECUTOR_KIND!r}."
+        )
+    slurm = state.get("slurm")
+    entries = state.get("units")
+    handle_id = state.get("handle_id")
+    if not isinstance(slurm, Mapping) or not isinstance(entries, list):
+        raise ExecutorError("Cannot attach: the state has no 'slurm' or 'units' part.")
+    if not isinstance(handle_id, str):
+        raise ExecutorError(f"Cannot attach: handle_id={handle_id!r} is not a str.")
+    submission_dir, jobs = slurm.get("submission_dir"), slurm.get("jobs")
+    if not isinstance(submission_dir, str) or not isinstance(jobs, Mapping):
+        raise ExecutorError("Cannot attach: bad 'slurm' part of the state.")
+    units = [_unit_of(e, f"units[{i}].") for i, e in enumerate(entries)]
+    handle = SlurmHandle(
+        units,
+        host=executor.host,
+        slurm_env=executor.slurm_env,
+        watcher=executor.watcher,
+        submission_dir=submission_dir,
+        handle_id=handle_id,
+    )
+    handle._cancelled = bool(slurm.get("cancelled"))
+    for job_id, info in jobs.items():
+        members = info.get("units") if isinstance(info, Mapping) else None
+        if not isinstance(members, list) or not all(
+            isinstance(i, int) and 0 <= i < len(units) for i in members
+        ):
+            raise ExecutorError(f"Cannot attach: bad unit list of job {job_id!r}.")
+        handle._add_job(str(job_id), members, str(info.get("err", "")))
+    for index, entry in enumerate(entries):
+        limit = entry.get("time_limit_s")
+        handle._set_limit(index, limit if isinstance(limit, int | float) else None)
+        result = entry.get("result")
+        if isinstance(result, Mapping):
+            handle._finish(index, _recorded_result(units[index], result))
+        elif index not in handle._native:
+            handle._finish(
+                index,
+                failed(
+                    units[index],
+                    FailureKind.EXECUTOR_ERROR,
+                    f"Unit {units[index].id} was never submitted to SLURM "
+                    "(attach found no job id).",
+                ),
+            )
+    handle.refresh()
+    live = handle.live_jobs()
+    if live:
+        executor.watcher.watch(live, handle)
+    return handle
+
+
+def wait_all(handles: Sequence[SlurmHandle], timeout: float | None = None) -> bool:
+    """Wait for several handles (a convenience for benchmarks and tests)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for handle in handles:
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not handle.wait(remaining):
+            return False
+    return True
+
+
+__all__ = ["SlurmExecutor", "SlurmHandle", "default_resource", "wait_all"]
