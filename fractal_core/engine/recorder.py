@@ -39,6 +39,7 @@ __all__ = [
     "RunRecord",
     "TaskApplied",
     "UnitRecord",
+    "status_view",
 ]
 
 
@@ -247,6 +248,27 @@ class HistoryQueries(Protocol):
         ...
 
 
+def status_view(
+    run_status: str, num_available_images: int, counts: Mapping[str, int]
+) -> dict[str, Any]:
+    """The reference's per-task status: latest run status and image counters.
+
+    `counts` maps unit statuses to image counts; `num_available_images` is
+    reported as None when more images have a status than were available (the
+    image list changed since the run).
+    """
+    num_available: int | None = num_available_images
+    if sum(counts.values()) > num_available_images:
+        num_available = None
+    return {
+        "status": run_status,
+        "num_available_images": num_available,
+        "num_submitted_images": counts.get("submitted", 0),
+        "num_done_images": counts.get("done", 0),
+        "num_failed_images": counts.get("failed", 0),
+    }
+
+
 class InMemoryRecorder:
     """A `Recorder` keeping everything in memory, with the reference's queries.
 
@@ -451,16 +473,7 @@ class InMemoryRecorder:
         counts = {s.value: 0 for s in HistoryStatus}
         for status in self.image_status(dataset_id, workflowtask_id).values():
             counts[status] += 1
-        num_available: int | None = latest.num_available_images
-        if sum(counts.values()) > latest.num_available_images:
-            num_available = None
-        return {
-            "status": latest.status.value,
-            "num_available_images": num_available,
-            "num_submitted_images": counts["submitted"],
-            "num_done_images": counts["done"],
-            "num_failed_images": counts["failed"],
-        }
+        return status_view(latest.status.value, latest.num_available_images, counts)
 
     def job(self, job_id: Hashable) -> JobRecord:
         """The recorded job (status, log, timestamps, executor error log)."""

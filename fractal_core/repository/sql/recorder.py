@@ -36,6 +36,7 @@ from ...engine.recorder import NewUnit
 from ...engine.recorder import RunRecord
 from ...engine.recorder import TaskApplied
 from ...engine.recorder import UnitRecord
+from ...engine.recorder import status_view
 from . import images as image_rows
 from .connect import read_only
 from .keys import decode_key
@@ -471,16 +472,7 @@ class SQLRecorder:
                 .group_by(UnitRow.status)
             ):
                 counts[status] = int(count)
-            num_available: int | None = latest.num_available_images
-            if sum(counts.values()) > latest.num_available_images:
-                num_available = None
-            return {
-                "status": latest.status,
-                "num_available_images": num_available,
-                "num_submitted_images": counts["submitted"],
-                "num_done_images": counts["done"],
-                "num_failed_images": counts["failed"],
-            }
+            return status_view(latest.status, latest.num_available_images, counts)
 
         return self._read(work)
 
