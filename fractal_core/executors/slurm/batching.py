@@ -91,6 +91,9 @@ def heuristics(
     Memory values are MB. The user's pair (both set, or neither: 0 counts as
     unset) is validated against the maxima, else chosen by the reference's
     branches 2 to 4. With `needs_gpu` the parallel count is 1 in every branch.
+    A target above its maximum counts as the maximum (the reference does not
+    check, and could then exceed the maximum), so the result always respects
+    `max_cpus_per_job`, `max_mem_per_job` and `max_num_jobs`.
     Raises `SlurmHeuristicsError` naming the value that does not fit.
     """
     if isinstance(tot_tasks, bool) or not isinstance(tot_tasks, int) or tot_tasks < 0:
@@ -107,17 +110,29 @@ def heuristics(
         target_num_jobs=target_num_jobs,
         max_num_jobs=max_num_jobs,
     )
+    # The reference never checks target <= max, so its branch 2 could exceed a
+    # maximum; a target above its maximum counts as the maximum here.
+    targets = {
+        "cpus_per_job": (target_cpus_per_job, max_cpus_per_job),
+        "mem_per_job": (target_mem_per_job, max_mem_per_job),
+        "num_jobs": (target_num_jobs, max_num_jobs),
+    }
+    for key, (target, maximum) in targets.items():
+        if target > maximum:
+            logger.warning(
+                "target_%s=%d > max_%s=%d: using the maximum", key, target, key, maximum
+            )
     tasks, parallel = _choose(
         tot_tasks=tot_tasks,
         tasks_per_job=tasks_per_job,
         parallel_tasks_per_job=parallel_tasks_per_job,
         cpus_per_task=cpus_per_task,
         mem_per_task=mem_per_task,
-        target_cpus_per_job=target_cpus_per_job,
+        target_cpus_per_job=min(target_cpus_per_job, max_cpus_per_job),
         max_cpus_per_job=max_cpus_per_job,
-        target_mem_per_job=target_mem_per_job,
+        target_mem_per_job=min(target_mem_per_job, max_mem_per_job),
         max_mem_per_job=max_mem_per_job,
-        target_num_jobs=target_num_jobs,
+        target_num_jobs=min(target_num_jobs, max_num_jobs),
         max_num_jobs=max_num_jobs,
     )
     if needs_gpu and parallel != 1:
