@@ -20,6 +20,8 @@ from ..images.checks import ensure_all_inside_zarr_dir
 from ..images.checks import inside_zarr_dir_guard
 from ..types import SafeNonEmptyStr
 from ..types import ZarrDirStr
+from ..views import html as views_html
+from ..views import text as views_text
 from ._time import get_timestamp
 
 
@@ -79,6 +81,12 @@ class Dataset(BaseModel):
             images=ImageList(image.model_dump() for image in imported.images),
             **fields,
         )
+
+    def __repr__(self) -> str:
+        return views_text.dataset_repr(self)
+
+    def _repr_html_(self) -> str:
+        return views_html.dataset_html(self)
 
 
 class DatasetImport(BaseModel):

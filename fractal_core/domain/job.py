@@ -17,6 +17,7 @@ from pydantic import model_validator
 from ..types import AttributeFilters
 from ..types import NonEmptyStr
 from ..types import TypeFilters
+from ..views import text as views_text
 from ._time import get_timestamp
 from .dataset import Dataset
 from .dumps import dump_dataset
@@ -153,3 +154,6 @@ class Job(BaseModel):
             self.log = log
         if executor_error_log is not None:
             self.executor_error_log = executor_error_log
+
+    def __repr__(self) -> str:
+        return views_text.job_repr(self)

@@ -26,6 +26,7 @@ from ..types import ListUniqueNonEmptyString
 from ..types import NonEmptyStr
 from ..types import TypeFilters
 from ..types import validate_cmd
+from ..views import text as views_text
 from .errors import InvalidTaskError
 from .errors import InvalidTaskUpdateError
 
@@ -271,6 +272,9 @@ class Task(BaseModel):
                     f"of type '{task_type}'."
                 )
         return Task.model_validate(self.model_dump() | changes)
+
+    def __repr__(self) -> str:
+        return views_text.task_repr(self)
 
 
 _NOT_NULL_ON_UPDATE = (

@@ -22,6 +22,8 @@ from ..types import NonEmptyStr
 from ..types import is_url_inside
 from ..types import normalize_package_name
 from ..types import validate_cmd
+from ..views import html as views_html
+from ..views import text as views_text
 from ._time import get_timestamp
 from .errors import DuplicateTaskNameError
 from .errors import InvalidTaskGroupOperation
@@ -270,6 +272,12 @@ class TaskGroup(BaseModel):
         """Fields the strict (pip/wheel collection) variant requires but lacks."""
         required = ("path", "venv_path", "python_version")
         return [name for name in required if getattr(self, name) is None]
+
+    def __repr__(self) -> str:
+        return views_text.task_group_repr(self)
+
+    def _repr_html_(self) -> str:
+        return views_html.task_group_html(self)
 
 
 class TaskGroupActivity(BaseModel):

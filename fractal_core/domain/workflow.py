@@ -19,6 +19,8 @@ from pydantic import Field
 from pydantic import model_validator
 
 from ..types import NonEmptyStr
+from ..views import html as views_html
+from ..views import text as views_text
 from ._time import get_timestamp
 from .arguments import argument_problems
 from .arguments import validate_arguments
@@ -336,3 +338,9 @@ class Workflow(BaseModel):
             else:
                 result.append(None)
         return result
+
+    def __repr__(self) -> str:
+        return views_text.workflow_repr(self)
+
+    def _repr_html_(self) -> str:
+        return views_html.workflow_html(self)

@@ -15,6 +15,7 @@ from ..types import DictStrAny
 from ..types import NonEmptyStr
 from ..types import TypeFilters
 from ..types import WorkflowTaskArgument
+from ..views import text as views_text
 from .errors import WorkflowEditError
 from .task import Task
 from .task import TaskType
@@ -73,6 +74,9 @@ class WorkflowTask(BaseModel):
     def label(self) -> str:
         """How messages name this step: alias if set, else the task name."""
         return self.alias or self.task.name
+
+    def __repr__(self) -> str:
+        return views_text.workflow_task_repr(self)
 
 
 def check_sides(

@@ -15,6 +15,8 @@ from collections.abc import Hashable
 from collections.abc import Iterator
 from typing import Any
 
+from ..views import html as views_html
+from ..views import text as views_text
 from .control import EventKind
 from .control import JobEvent
 from .control import Listener
@@ -138,7 +140,10 @@ class JobHandle:
             self._control.remove_listener(pending.put)
 
     def __repr__(self) -> str:
-        return f"<JobHandle {self.id} {self.status.value}>"
+        return views_text.job_handle_repr(self)
+
+    def _repr_html_(self) -> str:
+        return views_html.job_html(self)
 
 
 def submit_job(**kwargs: Any) -> JobHandle:

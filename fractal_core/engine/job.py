@@ -33,6 +33,8 @@ from typing import Any
 from .._version import __version__
 from ..executors.base import Executor
 from ..images.image_list import ImageList
+from ..views import html as views_html
+from ..views import text as views_text
 from . import liveness as liveness
 from .control import PROGRESS_LOGGER
 from .control import EventKind
@@ -112,6 +114,12 @@ class JobOutcome:
     @property
     def ok(self) -> bool:
         return self.status == JobStatus.DONE
+
+    def __repr__(self) -> str:
+        return views_text.job_outcome_repr(self)
+
+    def _repr_html_(self) -> str:
+        return views_html.job_html(self)
 
     def key_of(self, task: TaskRef) -> Hashable:
         """The history key of a workflow task, an index into the workflow, or a key."""

@@ -29,6 +29,7 @@ from fractal_core.types import ImageAttributesWithNone
 from fractal_core.types import ImageTypes
 from fractal_core.types import normalize_url
 from fractal_core.types import validate_filters
+from fractal_core.views import html as views_html
 
 from .errors import DuplicateImageError
 from .errors import ImageNotFoundError
@@ -221,6 +222,9 @@ class ImageList:
         first = next(iter(self._images), None)
         head = f", first={first!r}" if first is not None else ""
         return f"ImageList(len={len(self._images)}{head})"
+
+    def _repr_html_(self) -> str:
+        return views_html.image_list_html(self)
 
     def zarr_urls(self) -> list[str]:
         """The zarr_urls in list order."""
