@@ -390,7 +390,7 @@ class SlurmExecutor:
         slurm_env: Mapping[str, str] | None = None,
         poll_interval: float = 2.0,
         watcher: SlurmWatcher | None = None,
-        cancel_grace: float = 5.0,
+        cancel_grace: float = 2.0,
         env: Mapping[str, str] | None = None,
         slurm_account: str | None = None,
         worker_init: str | None = None,

@@ -8,7 +8,13 @@ ever parsed by a shell. It
 
 1. writes `STATUS/INDEX.start` (`<epoch> <job>.<step>`),
 2. runs the task with stdout and stderr into `LOG` (in `DIR` unless `-`),
-   under `timeout -k GRACE LIMIT` when the unit has a time limit,
+   under `timeout -k GRACE LIMIT` when the unit has a time limit, in a
+   session of its own (`setsid`); when SLURM stops the step (scancel, job
+   time limit) the wrapper gets SIGTERM, passes it to that whole session and
+   SIGKILLs the session GRACE seconds later. Without cgroups SLURM finds a
+   step's processes by parentage, so a child that outlives its parent would
+   escape SLURM's own SIGKILL: the session kill catches it (GRACE must stay
+   below the cluster's `KillWait`),
 3. writes `STATUS/INDEX.rc` (`<exit code> <start epoch> <end epoch>`)
    atomically (a temporary file renamed).
 
@@ -32,11 +38,15 @@ printf '%s %s\n' "$s" "${SLURM_JOB_ID:--}.${SLURM_STEP_ID:--}" > "$st/$i.start"
 if [ "$dir" != - ] && ! cd -- "$dir" 2>/dev/null; then
   printf 'cannot enter the unit folder %s\n' "$dir" > "$log"
   rc=1
-elif [ -n "$limit" ]; then
-  timeout -k "$grace" "$limit" "$@" > "$log" 2>&1
-  rc=$?
 else
-  "$@" > "$log" 2>&1
+  if [ -n "$limit" ]; then
+    set -- timeout -k "$grace" "$limit" "$@"
+  fi
+  pid=
+  trap 'if [ -n "$pid" ]; then kill -TERM "-$pid"; sleep "$grace"; kill -KILL "-$pid"; fi 2>/dev/null; exit 143' TERM INT HUP
+  setsid "$@" > "$log" 2>&1 &
+  pid=$!
+  wait "$pid"
   rc=$?
 fi
 printf '%s %s %s\n' "$rc" "$s" "$(date +%s.%N)" > "$st/$i.rc.tmp"
