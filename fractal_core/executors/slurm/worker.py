@@ -43,7 +43,15 @@ else
     set -- timeout -k "$grace" "$limit" "$@"
   fi
   pid=
-  trap 'if [ -n "$pid" ]; then kill -TERM "-$pid"; sleep "$grace"; kill -KILL "-$pid"; fi 2>/dev/null; exit 143' TERM INT HUP
+  fractal_stop() {
+    if [ -n "$pid" ]; then
+      kill -TERM "-$pid"
+      sleep "$grace"
+      kill -KILL "-$pid"
+    fi 2>/dev/null
+    exit 143
+  }
+  trap fractal_stop TERM INT HUP
   setsid "$@" > "$log" 2>&1 &
   pid=$!
   wait "$pid"
