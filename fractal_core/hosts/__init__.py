@@ -10,6 +10,7 @@ from .base import HostError
 from .base import UnsafePathError
 from .base import is_strictly_inside
 from .local import LocalHost
+from .ssh import SSHHost
 from .sudo import SudoHost
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "Host",
     "HostError",
     "LocalHost",
+    "SSHHost",
     "SudoHost",
     "UnsafePathError",
     "is_strictly_inside",

@@ -20,7 +20,17 @@ def local_host(tmp: str) -> HostUnderTest:
     return HostUnderTest(LocalHost(kill_grace=0.5), sys.executable, tmp)
 
 
-FACTORIES: dict[str, HostFactory] = {"local": local_host}
+def ssh_host(tmp: str) -> HostUnderTest:
+    """The test user over SSH on the session's loopback sshd (skips without one)."""
+    from tests.ssh.fixtures import host_for
+    from tests.ssh.fixtures import scratch_dir
+    from tests.ssh.fixtures import session_server
+
+    host = host_for(session_server().endpoint)
+    return HostUnderTest(host, "/usr/bin/python3", scratch_dir(host))
+
+
+FACTORIES: dict[str, HostFactory] = {"local": local_host, "ssh": ssh_host}
 
 
 @pytest.mark.parametrize("factory", FACTORIES.values(), ids=list(FACTORIES))
