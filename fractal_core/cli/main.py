@@ -49,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error(args.command, str(exc))
     except (FractalCoreError, ValidationError) as exc:
         return _error(args.command, f"{type(exc).__name__}: {exc}")
+    except OSError as exc:
+        return _error(args.command, f"{exc.strerror or exc}: {exc.filename or ''}")
     except KeyboardInterrupt:
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

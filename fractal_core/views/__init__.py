@@ -14,6 +14,7 @@ from .html import job_html
 from .html import task_group_html
 from .html import workflow_html
 from .progress import ProgressPrinter
+from .progress import ViewError
 from .progress import progress
 from .progress import progress_lines
 from .progress import watch
@@ -28,6 +29,7 @@ from .text import workflow_task_repr
 
 __all__ = [
     "ProgressPrinter",
+    "ViewError",
     "dataset_html",
     "dataset_repr",
     "image_list_html",

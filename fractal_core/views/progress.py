@@ -18,16 +18,23 @@ from typing import Any
 from typing import Literal
 from typing import TextIO
 
+from ..errors import FractalCoreError
 from .html import job_html
 from .text import clip
 
 __all__ = [
     "ProgressPrinter",
+    "ViewError",
     "progress",
     "progress_line",
     "progress_lines",
     "watch",
 ]
+
+
+class ViewError(FractalCoreError, ValueError):
+    """A display asked for in a way that cannot work (unknown mode, no tqdm)."""
+
 
 Mode = Literal["auto", "text", "tqdm", "html"]
 _MODES = ("auto", "text", "tqdm", "html")
@@ -148,7 +155,11 @@ def has_tqdm() -> bool:
 
 def _listener(handle: Any, mode: str, stream: TextIO | None) -> Any:
     if mode not in _MODES:
-        raise ValueError(f"mode={mode!r} is not one of {', '.join(_MODES)}.")
+        raise ViewError(f"mode={mode!r} is not one of {', '.join(_MODES)}.")
+    if mode == "tqdm" and not has_tqdm():
+        raise ViewError("mode='tqdm': tqdm is not installed (pip install tqdm).")
+    if mode == "html" and "IPython" not in sys.modules:
+        raise ViewError("mode='html' needs IPython (a Jupyter notebook).")
     if mode == "auto":
         if _in_notebook():
             mode = "html"
