@@ -126,6 +126,25 @@ def test_zero_limits_are_refused_not_divided_by(key: str) -> None:
         heuristics(**{**BRANCH1, "tot_tasks": -1})
 
 
+def test_a_target_above_its_maximum_counts_as_the_maximum() -> None:
+    """Inputs where fractal-server 2.17.0 breaks a maximum: (2, 2) there, 2 CPUs
+    with max_cpus_per_job=1; and (1, 1) there, 2 jobs with max_num_jobs=1."""
+    limits = dict(
+        cpus_per_task=1,
+        mem_per_task=100,
+        max_cpus_per_job=1,
+        target_mem_per_job=200,
+        max_mem_per_job=500,
+        max_num_jobs=1,
+    )
+    assert heuristics(
+        tot_tasks=2, target_cpus_per_job=2, target_num_jobs=1, **limits
+    ) == (2, 1)
+    assert heuristics(
+        tot_tasks=2, target_cpus_per_job=1, target_num_jobs=5, **limits
+    ) == (2, 1)
+
+
 def test_gpu_tasks_run_one_at_a_time_without_changing_the_grouping() -> None:
     """fractal-server 2.25: with needs_gpu every branch returns parallel=1."""
     for row, (tasks, _parallel) in REFERENCE_GRID:
