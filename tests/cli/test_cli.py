@@ -117,6 +117,25 @@ def test_run_done_then_status(collected: Collected, tmp_path: Path) -> None:
     assert 'End execution of workflow "cli-workflow"' in status.stdout
     as_json = json.loads(cli("status", job, "--json", "--log-lines", "0").stdout)
     assert as_json["state"] == "done" and as_json["log"] == []
+    # the saved dataset is a dataset file a later run starts from
+    more = collected.workflow_file(
+        tmp_path / "wf2.json",
+        [("mark_image", {"args_parallel": {"copy_suffix": "_x"}})],
+    )
+    again = cli(
+        "run",
+        more,
+        "--tasks-dir",
+        collected.base_dir,
+        "--dataset",
+        tmp_path / "ds.json",
+        "--job-dir",
+        tmp_path / "job2",
+        "--quiet",
+    )
+    assert again.returncode == 0, again.stderr
+    # mark_image takes unmarked images only: the 3 originals get a "_x" copy
+    assert again.stdout.strip().endswith(": done (9 images)")
 
 
 def test_run_failed_exits_1_and_status_says_failed(
