@@ -349,3 +349,48 @@ def test_hostile_strings_are_only_ever_quoted(tmp_path: Path, shell: str) -> Non
         "/tmp/$(touch PWNED9)/; touch PWNED6|$(touch PWNED10)\n; touch PWNED11"
     )
     assert not list(tmp_path.rglob("PWNED*"))
+
+
+def test_on_the_real_cluster(slurm_cluster: Any, slurm_workdir: Path) -> None:
+    """sbatch accepts the script, reads quoted `#SBATCH` values literally (a job
+    name with spaces, `;` and `$(...)`), and runs every unit through the real
+    srun with the in-job queue (4 units, 2 slots). Skipped without the cluster."""
+    name = "fractal test; $(touch PWNED) 'q'"
+    marks = slurm_workdir / "marks"
+    marks.mkdir()
+    marks.chmod(0o777)
+    commands = [
+        ["sh", "-c", 'touch "$0/unit.$1"', str(marks), str(i)] for i in range(4)
+    ]
+    config = _config(
+        partition=slurm_cluster.partition,
+        cpus_per_task=1,
+        parallel_tasks_per_job=2,
+    )
+    script_path = slurm_workdir / "job.sh"
+    script_path.write_text(
+        sbatch_script(
+            _spec(
+                config,
+                name=name,
+                commands=commands,
+                log_out=str(slurm_workdir / "job-%j.out"),
+                log_err=str(slurm_workdir / "job-%j.err"),
+                workdir=str(slurm_workdir),
+                parallel=2,
+            )
+        )
+    )
+    job_id = slurm_cluster.run(["sbatch", "--parsable", str(script_path)]).strip()
+    job_id = job_id.split(";")[0]
+    info = slurm_cluster.wait_finished(job_id, timeout=HANG_GUARD_S)
+    stdout = (slurm_workdir / f"job-{job_id}.out").read_text()
+    assert info["JobState"] == "COMPLETED", (info, stdout)
+    assert info["NumTasks"] == "2"
+    job_name = slurm_cluster.run(["squeue", "-h", "-j", job_id, "-o", "%j"]).strip()
+    assert job_name in ("", name)  # gone from the queue, or exactly the name
+    assert name in slurm_cluster.run(["scontrol", "show", "job", job_id])
+    assert sorted(p.name for p in marks.iterdir()) == [f"unit.{i}" for i in range(4)]
+    exits = [line for line in stdout.splitlines() if line.startswith(UNIT_EXIT_MARKER)]
+    assert sorted(exits) == [f"{UNIT_EXIT_MARKER} {i} exit 0" for i in range(4)]
+    assert not list(slurm_workdir.rglob("PWNED"))
