@@ -57,6 +57,10 @@ class ClusterUnavailable(RuntimeError):
     """The cluster cannot be brought up here (not root, packages missing, ...)."""
 
 
+class ClusterStartError(RuntimeError):
+    """The cluster could have run here but did not start: a real failure."""
+
+
 @dataclass
 class SlurmCluster:
     """A running single-node cluster: where its state is and how to reach it."""
@@ -228,7 +232,7 @@ def _real_memory_mib() -> int:
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemTotal:"):
             return max(512, int(line.split()[1]) // 1024 - 2048)
-    raise ClusterUnavailable("cannot read MemTotal from /proc/meminfo")
+    raise ClusterStartError("cannot read MemTotal from /proc/meminfo")
 
 
 def _slurm_conf_text(state: Path, ctld_port: int, slurmd_port: int) -> str:
@@ -276,7 +280,7 @@ def _wait_for(predicate: object, what: str, timeout: float = START_TIMEOUT) -> N
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise ClusterUnavailable(f"timed out waiting for {what}")
+            raise ClusterStartError(f"timed out waiting for {what}")
         time.sleep(0.05)
 
 
@@ -285,7 +289,7 @@ def _run_checked(argv: list[str], what: str, env: dict[str, str] | None = None) 
         argv, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL
     )
     if res.returncode != 0:
-        raise ClusterUnavailable(
+        raise ClusterStartError(
             f"{what} failed ({argv!r}, exit {res.returncode}): "
             f"{(res.stderr or res.stdout).strip()[-2000:]}"
         )
@@ -376,7 +380,8 @@ def start(
 
     With `lease=True`, record this process as a user of the cluster (see
     `release`); a string lease (the command line uses "cli") keeps the cluster
-    up until `stop`. Raises `ClusterUnavailable` when it cannot be done here.
+    up until `stop`. Raises `ClusterUnavailable` when it cannot be done here (the
+    fixtures then skip), `ClusterStartError` when starting failed (tests fail).
     """
     state = Path(state_dir).resolve()
     if os.geteuid() != 0:
@@ -550,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
             start(args.state_dir, lease="cli")
         elif args.action == "stop":
             stop(args.state_dir)
-    except ClusterUnavailable as e:
+    except (ClusterUnavailable, ClusterStartError) as e:
         logger.error("%s", e)
         return 1
     logger.info("%s", status(args.state_dir))
