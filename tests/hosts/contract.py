@@ -37,12 +37,23 @@ class HostUnderTest:
 HostFactory = Callable[[str], HostUnderTest]
 """Builds a `HostUnderTest` given a fresh local temporary folder."""
 
-# Prints the pids (other than its own) whose command line contains argv[1].
+# Prints the pids whose command line contains argv[1], leaving out the scanner
+# itself and its ancestors (a host may wrap it: `sudo ... python -c SCAN marker`
+# or a remote shell repeat the marker in their own command lines).
 SCAN = """
 import json, os, sys
-me, found = os.getpid(), []
+def parent(pid):
+    try:
+        return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+mine, pid = set(), os.getpid()
+while pid > 1 and pid not in mine:
+    mine.add(pid)
+    pid = parent(pid)
+found = []
 for name in os.listdir("/proc"):
-    if not name.isdigit() or int(name) == me:
+    if not name.isdigit() or int(name) in mine:
         continue
     try:
         raw = open(f"/proc/{name}/cmdline", "rb").read()
