@@ -64,6 +64,10 @@ from .engine import recover_orphaned_jobs
 from .engine import run_job
 from .engine import run_workflow
 from .engine import submit_job
+from .engine.resume import NothingToResumeError
+from .engine.resume import ResumeError
+from .engine.resume import resume_plan
+from .engine.resume import resume_task
 from .errors import FilterError
 from .errors import FractalCoreError
 from .executors import Executor
@@ -80,6 +84,7 @@ from .executors import WorkUnit
 from .hosts import Host
 from .hosts import HostError
 from .hosts import LocalHost
+from .hosts import SudoHost
 from .hosts import UnsafePathError
 from .images import DuplicateImageError
 from .images import ImageList
@@ -140,6 +145,8 @@ from .types import normalize_url
 from .types import sanitize_string
 from .types import validate_cmd
 from .types import validate_filters
+from .views import progress
+from .views import watch
 
 __all__ = [
     "__version__",
@@ -199,6 +206,7 @@ __all__ = [
     "ManifestError",
     "ManifestV2",
     "NonEmptyStr",
+    "NothingToResumeError",
     "OperationResult",
     "Ownership",
     "Profile",
@@ -208,9 +216,11 @@ __all__ = [
     "Resource",
     "ResourceRequest",
     "ResourceType",
+    "ResumeError",
     "SingleImage",
     "SingleImageTaskOutput",
     "SingleImageUpdate",
+    "SudoHost",
     "Task",
     "TaskExecutionError",
     "TaskGroup",
@@ -266,10 +276,13 @@ __all__ = [
     "normalize_package_name",
     "normalize_url",
     "parse_manifest",
+    "progress",
     "reactivate",
     "recover_orphaned_job",
     "recover_orphaned_jobs",
     "recover_stale_folders",
+    "resume_plan",
+    "resume_task",
     "run_job",
     "run_workflow",
     "sanitize_string",
@@ -277,6 +290,7 @@ __all__ = [
     "validate_cmd",
     "validate_filters",
     "version_sort_key",
+    "watch",
 ]
 
 # A library never configures logging; this keeps "No handlers could be found"
