@@ -310,3 +310,37 @@ def test_hostile_task_children_are_killed_at_job_end(tmp_path: Path) -> None:
         )
     assert outcome.status == "done", outcome.log
     assert processes_with_marker(marker) == []
+
+
+def test_log_lines_name_the_group_and_progress_reaches_info(
+    testkit: InstalledTestkit, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No `package_of` needed: a task knows its group; INFO sees each task."""
+    from fractal_core.domain.task_group import TaskGroup
+
+    group = TaskGroup(
+        origin="other",
+        pkg_name="fractal-tasks-testkit",
+        version="0.1.0",
+        task_list=[testkit.task("create_images"), testkit.task("mark_image")],
+    )
+    wf = Workflow(name="wf")
+    wf.append_task(group.task_list[0], args_non_parallel={"num_images": 1})
+    wf.append_task(group.task_list[1])
+    caplog.set_level(logging.INFO, logger="fractal_core")
+    with LocalExecutor() as ex:
+        outcome = run_job(
+            workflow=wf,
+            dataset=DatasetStub(zarr_dir=str(tmp_path / "zarr")),
+            executor=ex,
+            working_dir=tmp_path / "job",
+        )
+    assert outcome.status == "done"
+    log = (tmp_path / "job" / "workflow.log").read_text()
+    assert "('mark_image', fractal-tasks-testkit 0.1.0)" in log
+    progress = [
+        r.getMessage() for r in caplog.records if r.name == "fractal_core.engine.job"
+    ]
+    assert any("mark_image" in m and "started" in m for m in progress)
+    assert any("mark_image" in m and "done" in m for m in progress)
+    assert not any(r.levelno < logging.INFO for r in caplog.records)
