@@ -125,6 +125,7 @@ class SharedConnection:
                 logger.info("SSH %s: connect attempt %d failed: %s", self.login,
                             attempt + 1, e)  # fmt: skip
                 continue
+            _no_delay(conn)
             self._conn = conn
             self.connects += 1
             return
@@ -175,6 +176,14 @@ def _close_quietly(
         thing.close()
     except Exception:  # closing a broken connection may fail in many ways
         logger.debug("ignoring an error while closing %r", thing, exc_info=True)
+
+
+def _no_delay(conn: Connection) -> None:
+    """Disable Nagle's algorithm: small requests otherwise wait for delayed ACKs."""
+    transport = conn.client.get_transport()
+    sock = getattr(transport, "sock", None)
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _describe(e: BaseException | None) -> str:

@@ -43,7 +43,7 @@ def check_member_names(names: Sequence[str]) -> list[str]:
 def pack_tar(local_dir: str, names: Sequence[str]) -> bytes:
     """An uncompressed tar archive (in memory) of `names` below `local_dir`."""
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
         for name in names:
             path = os.path.join(local_dir, name)
             if os.path.islink(path) or not os.path.isfile(path):
