@@ -34,6 +34,10 @@ class SSHAuthenticationError(SSHConnectionError):
     """The server refused the key."""
 
 
+class SSHHostKeyError(SSHConnectionError):
+    """The server's host key is unknown or differs from the known_hosts file."""
+
+
 class SSHTransportError(HostError):
     """The connection broke while an operation was under way.
 
@@ -50,6 +54,8 @@ class Login:
     port: int
     user: str
     key_path: str
+    known_hosts: str | None = None
+    """A known_hosts file: unknown or changed host keys are then refused."""
 
     def __str__(self) -> str:
         return f"{self.user}@{self.host}:{self.port}"
@@ -67,7 +73,7 @@ class SharedConnection:
         self.connects = 0
 
     def _new_connection(self, connect_timeout: float) -> Connection:
-        return Connection(
+        conn = Connection(
             self.login.host,
             user=self.login.user,
             port=self.login.port,
@@ -81,6 +87,10 @@ class SharedConnection:
                 "auth_timeout": connect_timeout,
             },
         )
+        if self.login.known_hosts is not None:
+            conn.client.load_host_keys(self.login.known_hosts)
+            conn.client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        return conn
 
     def _alive(self) -> bool:
         if self._conn is None:
@@ -113,6 +123,12 @@ class SharedConnection:
             conn = self._new_connection(connect_timeout)
             try:
                 conn.open()
+            except paramiko.BadHostKeyException as e:
+                _close_quietly(conn)
+                raise SSHHostKeyError(
+                    f"SSH {self.login}: step 'verify host key' failed: the host key "
+                    f"differs from the one in {self.login.known_hosts!r}."
+                ) from e
             except paramiko.AuthenticationException as e:
                 _close_quietly(conn)
                 raise SSHAuthenticationError(
@@ -121,6 +137,11 @@ class SharedConnection:
                 ) from e
             except (OSError, EOFError, paramiko.SSHException) as e:
                 _close_quietly(conn)
+                if "not found in known_hosts" in str(e):
+                    raise SSHHostKeyError(
+                        f"SSH {self.login}: step 'verify host key' failed: the host "
+                        f"is not in {self.login.known_hosts!r}."
+                    ) from e
                 last = e
                 logger.info("SSH %s: connect attempt %d failed: %s", self.login,
                             attempt + 1, e)  # fmt: skip

@@ -46,6 +46,7 @@ from ._ssh_connection import Login
 from ._ssh_connection import SharedConnection
 from ._ssh_connection import SSHAuthenticationError
 from ._ssh_connection import SSHConnectionError
+from ._ssh_connection import SSHHostKeyError
 from ._ssh_connection import SSHTransportError
 from ._ssh_connection import close_all_connections
 from ._ssh_connection import shared_connection
@@ -63,6 +64,7 @@ __all__ = [
     "SSHAuthenticationError",
     "SSHConnectionError",
     "SSHHost",
+    "SSHHostKeyError",
     "SSHTransportError",
     "close_all_connections",
 ]
@@ -191,7 +193,9 @@ class SSHHost:
     default `timeout` of `run`; `retries` and `backoff` (seconds, doubled each
     time) apply to connecting and to repeating idempotent operations; `base` is
     the default base folder of `remove_tree`; `env` is added to the environment
-    of every command. Hosts with the same login share one connection.
+    of every command; `known_hosts`, when given, is the only source of trusted
+    host keys (otherwise, as with fabric's default, any host key is accepted).
+    Hosts with the same login share one connection.
     """
 
     def __init__(
@@ -208,6 +212,7 @@ class SSHHost:
         base: str | None = None,
         env: Mapping[str, str] | None = None,
         kill_grace: float = DEFAULT_KILL_GRACE,
+        known_hosts: str | None = None,
     ) -> None:
         if not isinstance(host, str) or not _HOST_NAME.match(host):
             raise HostError(f"Invalid SSH host {host!r}.")
@@ -220,7 +225,9 @@ class SSHHost:
             )
         if base is not None and not posixpath.isabs(base):
             raise HostError(f"SSH base folder must be absolute, got base={base!r}.")
-        self.login = Login(host, port, validate_user_name(user), str(key_path))
+        self.login = Login(
+            host, port, validate_user_name(user), str(key_path), known_hosts
+        )
         self.connect_timeout = connect_timeout
         self.command_timeout = command_timeout
         self.retries = retries

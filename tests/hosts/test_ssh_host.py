@@ -36,6 +36,7 @@ from fractal_core.hosts._tar_transfer import transfer_from_host
 from fractal_core.hosts._tar_transfer import transfer_to_host
 from fractal_core.hosts.ssh import SSHAuthenticationError
 from fractal_core.hosts.ssh import SSHConnectionError
+from fractal_core.hosts.ssh import SSHHostKeyError
 from fractal_core.hosts.ssh import SSHTransportError
 from tests.ssh import sshd as _sshd
 from tests.ssh.fixtures import host_for
@@ -206,6 +207,23 @@ def test_unreachable_host_names_host_and_step() -> None:
                 backoff=0.01)  # fmt: skip
     with pytest.raises(SSHConnectionError, match=rf":{port}: step 'connect' failed"):
         h.exists("/tmp")
+
+
+def test_known_hosts_pins_the_server_key(sshd: _sshd.SSHServer, tmp_path: Path) -> None:
+    e = sshd.endpoint
+    pub = (_sshd.KEYS / "host_ed25519.pub").read_text().split()[:2]
+    good, bad, empty = tmp_path / "good", tmp_path / "bad", tmp_path / "empty"
+    good.write_text(f"[{e.host}]:{e.port} {' '.join(pub)}\n")
+    other = tmp_path / "other"
+    _sshd._keygen(other)
+    wrong = other.with_suffix(".pub").read_text().split()[:2]
+    bad.write_text(f"[{e.host}]:{e.port} {' '.join(wrong)}\n")
+    empty.write_text("")
+    assert host_for(e, known_hosts=str(good)).run(["true"]).ok
+    with pytest.raises(SSHHostKeyError, match="'verify host key'.*differs"):
+        host_for(e, known_hosts=str(bad)).run(["true"])
+    with pytest.raises(SSHHostKeyError, match="'verify host key'.*not in"):
+        host_for(e, known_hosts=str(empty)).exists("/")
 
 
 def test_missing_base_folder_names_host_and_step(
