@@ -95,7 +95,10 @@ _WRAPPER = (
     'rm -f -- "$p"; exit $rc'
 )
 # $1: pid file, $2: grace in tenths of a second. SIGTERM the group, SIGKILL later.
+# A command stopped right after its start may not have written its pid file yet:
+# wait for it up to 2 s.
 _KILLER = (
+    'i=0; while [ ! -s "$1" ] && [ "$i" -lt 20 ]; do sleep 0.1; i=$((i+1)); done; '
     'g=$(cat -- "$1" 2>/dev/null); [ -n "$g" ] || exit 0; '
     'kill -s TERM -- -"$g" 2>/dev/null; i=0; '
     'while kill -s 0 -- -"$g" 2>/dev/null && [ "$i" -lt "$2" ]; do '
