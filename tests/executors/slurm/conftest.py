@@ -84,3 +84,70 @@ def slurm_executor_factory(
     yield make
     for executor in made:
         executor.shutdown(cancel=True)
+
+
+@pytest.fixture(scope="session")
+def slurm_testkit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The testkit task package in a venv (root only: for same-user runs)."""
+    from tests.engine.testkit import install_testkit
+
+    yield install_testkit(tmp_path_factory.mktemp("slurm-testkit"))
+
+
+@pytest.fixture(scope="session")
+def shared_testkit(slurm_testkit: Any) -> Iterator[Any]:
+    """The testkit in a venv of the system Python that every user can read.
+
+    The root-only copy lives under pytest's private temp folder and its venv
+    points at root's own interpreter; `fractal_user` (sudo mode) needs both
+    the package and the interpreter readable.
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    from tests.engine.testkit import InstalledTestkit
+
+    system_python = "/usr/bin/python3"
+    if not Path(system_python).exists():
+        pytest.skip(f"{system_python} missing: no testkit for the test user")
+    root = Path(tempfile.mkdtemp(prefix="fractal_core_testkit_"))
+    root.chmod(0o755)
+    venv = root / "venv"
+    wheel = root / slurm_testkit.wheel.name
+    shutil.copy(slurm_testkit.wheel, wheel)
+    subprocess.run([system_python, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        check=True,
+    )
+    location = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import fractal_tasks_testkit, os; "
+            "print(os.path.dirname(fractal_tasks_testkit.__file__))",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    subprocess.run(["chmod", "-R", "a+rX", str(root)], check=True)
+    yield InstalledTestkit(
+        python=python,
+        package_root=Path(location),
+        wheel=wheel,
+        manifest=slurm_testkit.manifest,
+        version=slurm_testkit.version,
+    )
+    shutil.rmtree(root, ignore_errors=True)

@@ -357,3 +357,79 @@ def test_executor_refuses_relative_workdir() -> None:
 
     with pytest.raises(ExecutorError, match="remote_workdir='rel'"):
         SlurmExecutor(LocalHost(), remote_workdir="rel")
+
+
+WORKFLOW = [
+    ("create_images", {"args_non_parallel": {"num_images": 3}}),  # converter
+    ("project_compound", {}),  # compound
+    ("mark_image", {}),  # parallel
+    ("unset_attribute", {"args_non_parallel": {"attribute": "well"}}),  # non-par.
+    ("create_images_compound", {"args_non_parallel": {"plate": "b.zarr"}}),
+]
+
+
+def _run_workflow(
+    kit: Any,
+    executor: Any,
+    root: Path,
+    *,
+    remote: Path | None = None,
+) -> list[dict[str, Any]]:
+    """Run `WORKFLOW` with `executor`; images with `root` replaced by "ROOT"."""
+    from fractal_core.engine.recorder import InMemoryRecorder
+    from fractal_core.engine.runner import run_workflow
+    from fractal_core.images.image_list import ImageList
+    from tests.engine.harness import DatasetStub
+    from tests.engine.harness import build_workflow
+
+    dataset = DatasetStub(zarr_dir=str(root / "zarr"))
+    recorder = InMemoryRecorder()
+    run_workflow(
+        wf_task_list=build_workflow(kit, WORKFLOW).task_list,
+        dataset=dataset,
+        executor=executor,
+        workflow_dir_local=root / "job",
+        workflow_dir_remote=remote,
+        recorder=recorder,
+        job_id=1,
+    )
+    runs = list(recorder.runs.values())
+    assert [r.status for r in runs] == ["done"] * len(WORKFLOW)
+    images = ImageList(dataset.images).to_list()
+    return json.loads(json.dumps(images).replace(str(root), "ROOT"))
+
+
+def test_workflow_of_every_task_type_matches_the_local_executor(
+    slurm_executor_factory: ExecutorFactory, slurm_testkit: Any, tmp_path: Path
+) -> None:
+    from fractal_core.executors import LocalExecutor
+
+    with LocalExecutor(max_workers=2) as local:
+        expected = _run_workflow(slurm_testkit, local, tmp_path / "local")
+    got = _run_workflow(slurm_testkit, slurm_executor_factory(), tmp_path / "slurm")
+    assert got == expected
+    assert len(expected) == 3 + 3 + 2  # raw, projections, second converter
+
+
+def test_workflow_in_sudo_mode_matches_the_local_executor(
+    slurm_executor_factory: ExecutorFactory,
+    shared_testkit: Any,
+    fractal_user_host: Any,
+    slurm_workdir: Path,
+    tmp_path: Path,
+) -> None:
+    """As `fractal_user`: job files in a user-owned remote folder, copied back."""
+    from fractal_core.executors import LocalExecutor
+
+    with LocalExecutor(max_workers=2) as local:
+        expected = _run_workflow(shared_testkit, local, tmp_path / "local")
+    root = slurm_workdir / "run"
+    root.mkdir()
+    root.chmod(0o777)
+    executor = slurm_executor_factory(
+        fractal_user_host, workdir=slurm_workdir / "slurm"
+    )
+    got = _run_workflow(shared_testkit, executor, root, remote=slurm_workdir / "remote")
+    assert got == expected
+    uid = pwd.getpwnam(fractal_user_host.user).pw_uid
+    assert os.stat(root / "zarr" / "plate.zarr").st_uid == uid  # made by the user
