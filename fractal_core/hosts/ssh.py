@@ -94,7 +94,8 @@ _WRAPPER = (
     'g=$(cat -- "$p" 2>/dev/null); [ -n "$g" ] && kill -s KILL -- -"$g" 2>/dev/null; '
     'rm -f -- "$p"; exit $rc'
 )
-# $1: pid file, $2: grace in tenths of a second. SIGTERM the group, SIGKILL later.
+# $1: pid file, $2: grace in tenths of a second. SIGTERM the group, SIGKILL later,
+# remove the pid file (the wrapper does not survive a dropped connection).
 # A command stopped right after its start may not have written its pid file yet:
 # wait for it up to 2 s.
 _KILLER = (
@@ -103,7 +104,7 @@ _KILLER = (
     'kill -s TERM -- -"$g" 2>/dev/null; i=0; '
     'while kill -s 0 -- -"$g" 2>/dev/null && [ "$i" -lt "$2" ]; do '
     "sleep 0.1; i=$((i+1)); done; "
-    'kill -s KILL -- -"$g" 2>/dev/null; exit 0'
+    'kill -s KILL -- -"$g" 2>/dev/null; rm -f -- "$1"; exit 0'
 )
 
 
