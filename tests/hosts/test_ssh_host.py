@@ -448,7 +448,7 @@ def test_read_while_sshd_is_down_fails_then_reconnects(
     work = scratch_dir(h)
     h.write_text(f"{work}/f", "content")
     connects = h._shared.connects
-    _sshd.stop(own_sshd)
+    _sshd.stop(own_sshd, keep_state=True)
     try:
         with pytest.raises(SSHConnectionError, match="step 'connect' failed"):
             h.read_text(f"{work}/f")

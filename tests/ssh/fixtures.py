@@ -22,6 +22,7 @@ from fractal_core.hosts.ssh import close_all_connections
 from . import sshd as _sshd
 
 _STATE: dict[str, _sshd.SSHServer] = {}
+_SCRATCH: list[str] = []
 SCRATCH = "/tmp/fractal_core_ssh_scratch"
 
 
@@ -51,6 +52,7 @@ def scratch_dir(host: SSHHost) -> str:
     """A fresh folder of the test user's on the remote side."""
     path = f"{SCRATCH}/{uuid.uuid4().hex}"
     host.mkdir(path)
+    _SCRATCH.append(path)
     return path
 
 
@@ -60,7 +62,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if server is not None:
         close_all_connections()
         _sshd.stop(server)
-        shutil.rmtree(server.state_dir, ignore_errors=True)
+    while _SCRATCH:  # the sshd is on this machine: remove them directly
+        shutil.rmtree(_SCRATCH.pop(), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

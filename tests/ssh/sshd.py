@@ -245,17 +245,18 @@ def _wait_gone(pid: int, timeout: float = START_TIMEOUT) -> None:
         time.sleep(0.02)
 
 
-def stop(server: SSHServer) -> None:
-    """Stop the main sshd and every connection it serves."""
+def stop(server: SSHServer, *, keep_state: bool = False) -> None:
+    """Stop the main sshd and every connection it serves; remove its state folder."""
     kill_connections(server)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(server.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    _wait_gone(server.pid)
+        _wait_gone(server.pid)
+    if not keep_state:
+        shutil.rmtree(server.state_dir, ignore_errors=True)
 
 
 def restart(server: SSHServer) -> None:
     """Start sshd again on the same port and state folder (after `stop`)."""
     host_key, _ = ensure_keys()
+    server.state_dir.mkdir(parents=True, exist_ok=True)
     server.pid = _launch(server.state_dir, server.endpoint.port, host_key)
