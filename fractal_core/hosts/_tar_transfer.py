@@ -63,7 +63,12 @@ def extract_tar(fileobj: IO[bytes], local_dir: str, names: Sequence[str]) -> Non
         members = tar.getmembers()
         got = {m.name for m in members if m.isfile()}
         for m in members:
-            if not (m.isdir() or m.isfile()) or (m.isfile() and m.name not in wanted):
+            if (
+                not (m.isdir() or m.isfile())
+                or (m.isfile() and m.name not in wanted)
+                or m.name.startswith("/")
+                or has_dotdot_component(m.name)
+            ):
                 raise UnsafePathError(f"Refusing archive member {m.name!r}.")
         missing = sorted(wanted - got)
         if missing:
