@@ -1,0 +1,1 @@
+"""An example web backend (FastAPI) embedding fractal_core; see README.md."""
