@@ -28,11 +28,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fractal_core import Dataset
-from fractal_core import EngineSettings
 from fractal_core import LocalExecutor
 from fractal_core import Task
 from fractal_core import Workflow
 from fractal_core import run_workflow
+from fractal_core.engine import EngineSettings
 
 PY_TASK = """\
 import json, sys

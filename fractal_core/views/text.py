@@ -12,6 +12,7 @@ from typing import Any
 __all__ = [
     "clip",
     "dataset_repr",
+    "image_list_repr",
     "job_handle_repr",
     "job_outcome_repr",
     "job_repr",
@@ -101,6 +102,13 @@ def dataset_repr(dataset: Any) -> str:
         f"zarr_dir={clip(str(dataset.zarr_dir), 70)!r}, "
         f"{n} image{'s' if n != 1 else ''}>"
     )
+
+
+def image_list_repr(images: Any) -> str:
+    """`ImageList(len=N, first=...)`, the first zarr_url clipped to 100 characters."""
+    first = next((image["zarr_url"] for image in images), None)
+    head = f", first={clip(first, 100)!r}" if first is not None else ""
+    return f"ImageList(len={len(images)}{head})"
 
 
 def job_repr(job: Any) -> str:

@@ -94,6 +94,6 @@ def test_non_mapping_filters_refused(bad: Any) -> None:
         validate_filters(bad, None)
 
 
-def test_exported_from_package_root() -> None:
-    assert fractal_core.validate_filters is validate_filters
-    assert fractal_core.FilterError is FilterError
+def test_exported_from_public_homes() -> None:
+    assert fractal_core.types.validate_filters is validate_filters
+    assert fractal_core.errors.FilterError is FilterError
