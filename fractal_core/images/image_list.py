@@ -30,6 +30,7 @@ from fractal_core.types import ImageTypes
 from fractal_core.types import normalize_url
 from fractal_core.types import validate_filters
 from fractal_core.views import html as views_html
+from fractal_core.views import text as views_text
 
 from .errors import DuplicateImageError
 from .errors import ImageNotFoundError
@@ -219,9 +220,7 @@ class ImageList:
     __hash__ = None  # type: ignore[assignment]  # mutable container
 
     def __repr__(self) -> str:
-        first = next(iter(self._images), None)
-        head = f", first={first!r}" if first is not None else ""
-        return f"ImageList(len={len(self._images)}{head})"
+        return views_text.image_list_repr(self)
 
     def _repr_html_(self) -> str:
         return views_html.image_list_html(self)
