@@ -140,10 +140,11 @@ def _locked(
     action: Action,
     on_change: ActivityListener | None,
     body: Callable[[ActivityLog], OperationResult],
+    host: Host,
 ) -> OperationResult:
-    """Start the activity, take the lock, run `body`; record unexpected errors."""
+    """Start the activity, take the lock (on `host`), run `body`; record errors."""
     log = ActivityLog.for_group(action, group, on_change)
-    return run_locked(str(group.path), settings, log, body, group)
+    return run_locked(str(group.path), settings, log, body, group, host=host)
 
 
 def direct_references_outside(env_info: str, folder: str) -> list[str]:
@@ -181,7 +182,7 @@ def deactivate(
         body = partial(deactivate_pixi_locked, group, settings, host)
     else:
         body = partial(_deactivate_pip, group, settings, host, path=path)
-    return _locked(group, settings, Action.DEACTIVATE, on_change, body)
+    return _locked(group, settings, Action.DEACTIVATE, on_change, body, host)
 
 
 def _deactivate_pip(
@@ -268,7 +269,7 @@ def reactivate(
         body = partial(reactivate_pixi_locked, group, settings, host)
     else:
         body = partial(_reactivate_pip, group, settings, host, path=path)
-    return _locked(group, settings, Action.REACTIVATE, on_change, body)
+    return _locked(group, settings, Action.REACTIVATE, on_change, body, host)
 
 
 def _reactivate_pip(
@@ -354,4 +355,4 @@ def delete(
         log.succeed()
         return OperationResult(log.activity, None)
 
-    return _locked(group, settings, Action.DELETE, on_change, body)
+    return _locked(group, settings, Action.DELETE, on_change, body, host)

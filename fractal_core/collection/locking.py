@@ -1,8 +1,11 @@
-"""One `filelock.FileLock` per task-group folder, held for a whole operation.
+"""One lock per task-group folder, held for a whole operation.
 
-The lock file is the folder's sibling `<path>.lock` (it must survive removal of
-the folder itself); with a remote host, locks live under a local `lock_dir`
-instead, so they serialise operations started from this machine only.
+On this machine (`LocalHost`, or no host) it is a `filelock.FileLock`: the file
+`<path>.lock` beside the folder (it must survive removal of the folder itself),
+or a file under `lock_dir` when one is configured. On any other host (`SSHHost`,
+`SudoHost`) it is a `HostLock`: the folder `<path>.lock` created on that host,
+through the host, with an owner record inside, so that processes on every
+machine reaching the host take turns; `lock_dir` does not apply there.
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ from filelock import FileLock
 from filelock import Timeout
 
 from ..domain.task_group import TaskGroup
+from ..hosts import Host
+from ..hosts import LocalHost
 from .activity import ActivityLog
 from .activity import record_failure
 from .config import CollectionSettings
 from .errors import TaskLifecycleError
+from .host_lock import HostLock
 from .result import OperationResult
 
 
@@ -39,11 +45,17 @@ def task_group_lock(
     lock_dir: str | None = None,
     timeout: float = -1,
     on_wait: Callable[[str], None] | None = None,
+    host: Host | None = None,
 ) -> Iterator[str]:
     """Hold the lock of `path` (creating the lock's folder); yield the lock path.
 
     `on_wait`, if given, is called once with a message when the lock is busy.
+    A `host` other than `LocalHost` gets a `HostLock` on that host.
     """
+    if host is not None and not isinstance(host, LocalHost):
+        with HostLock(host, path, timeout=timeout, on_wait=on_wait) as folder:
+            yield folder
+        return
     target = lock_path(path, lock_dir)
     os.makedirs(os.path.dirname(target), exist_ok=True)
     lock = FileLock(target)
@@ -70,8 +82,9 @@ def run_locked(
     log: ActivityLog,
     body: Callable[[ActivityLog], OperationResult],
     group_on_error: TaskGroup | None,
+    host: Host | None = None,
 ) -> OperationResult:
-    """Run `body` holding the lock of `path`; never raise.
+    """Run `body` holding the lock of `path` (on `host`); never raise.
 
     An error escaping `body` (or a lock timeout) fails the activity unless it
     already ended, and hands back `group_on_error` as the operation's group.
@@ -84,6 +97,7 @@ def run_locked(
             lock_dir=settings.lock_dir,
             timeout=settings.lock_timeout,
             on_wait=log.write,
+            host=host,
         ):
             return body(log)
     except BaseException as e:

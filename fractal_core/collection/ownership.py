@@ -10,7 +10,8 @@ operation ends, successfully or after cleaning up.
 A record left behind names its owner: if that process is gone (same host; pid
 missing, or reused by a process with another start time, or the machine
 rebooted), a later operation holding the lock removes the half-built folder and
-kills the dead owner's leftover commands (same user, same token). A folder with
+kills the dead owner's leftover commands (same user, same token), on the host
+where they run (this machine, or the remote side of an `SSHHost`). A folder with
 no record is a collected group and is never touched by this module.
 """
 
@@ -264,6 +265,38 @@ def kill_token_processes(token: str, rounds: int = 5) -> list[int]:
     return sorted(set(killed))
 
 
+# $1: the token variable's assignment. Kills (SIGKILL) this user's processes
+# whose environment holds it, in rounds (they may fork), printing their pids.
+_KILL_TOKEN = (
+    "me=$$; for round in 1 2 3 4 5; do found=; "
+    'for d in /proc/[0-9]*; do p=${d#/proc/}; [ "$p" = "$me" ] && continue; '
+    "if tr '\\000' '\\n' < \"$d/environ\" 2>/dev/null | grep -q -x -F -e \"$1\"; "
+    'then kill -s KILL "$p" 2>/dev/null && echo "$p" && found=1; fi; done; '
+    '[ -n "$found" ] || break; sleep 0.05; done; exit 0'
+)
+
+
+def kill_host_token_processes(host: Host, token: str) -> list[int]:
+    """SIGKILL the processes on `host` (of its user) whose environment has `token`.
+
+    The same as `kill_token_processes`, for a host reached through the seam:
+    one fixed script scanning the host's /proc, the token as its argument.
+    """
+    if not _TOKEN_FORMAT.fullmatch(token):
+        return []
+    res = host.run(["sh", "-c", _KILL_TOKEN, "fractal-kill", f"{TOKEN_ENV}={token}"])
+    return sorted({int(p) for p in res.stdout.split() if p.isdigit()})
+
+
+def kill_leftovers(host: Host, token: str) -> list[int]:
+    """Kill a dead owner's leftover commands, wherever `host` runs them."""
+    if not _TOKEN_FORMAT.fullmatch(token):
+        return []
+    if isinstance(host, LocalHost):
+        return kill_token_processes(token)
+    return kill_host_token_processes(host, token)
+
+
 def is_stale(host: Host, target: str) -> bool:
     """True if `target` has an owner record whose process is dead."""
     record = read_owner(host, target)
@@ -274,13 +307,12 @@ def recover_stale(host: Host, target: str, base: str, note: Note | None) -> bool
     """Clean `target` if its owner record names a dead process; True if cleaned.
 
     The caller must hold the lock of `record.locked_path`. Leftover commands of
-    the dead owner are killed first (only for a local host: they run here).
+    the dead owner are killed first, on the host where they run.
     """
     record = read_owner(host, target)
     if record is None or record.state() != OwnerState.DEAD:
         return False
-    local = isinstance(host, LocalHost) and _TOKEN_FORMAT.fullmatch(record.token)
-    killed = kill_token_processes(record.token) if local else []
+    killed = kill_leftovers(host, record.token)
     removed = host.exists(target)
     if removed:
         host.remove_tree(target, base=base)

@@ -326,6 +326,7 @@ def run_pip_collection(
             group, settings, host, base_python, wheel_path, log, if_exists
         ),
         None,
+        host=host,
     )
 
 

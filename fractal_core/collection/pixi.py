@@ -120,7 +120,7 @@ def collect_pixi(
             return early
         return _collect_locked(group, settings, host, log, archive_path, use_lockfile)
 
-    return run_locked(path, settings, log, body, None)
+    return run_locked(path, settings, log, body, None, host=host)
 
 
 def _collect_locked(

@@ -11,6 +11,7 @@ import logging
 import os
 
 from ..hosts import Host
+from ..hosts import HostError
 from ..hosts import LocalHost
 from ..hosts import is_strictly_inside
 from .config import CollectionSettings
@@ -44,19 +45,36 @@ def find_owner_records(base_dir: str) -> list[str]:
     return sorted(targets)
 
 
+def find_owner_records_on(host: Host, base_dir: str) -> list[str]:
+    """The same list on any host, with `find` (symlinks not followed)."""
+    argv = ["find", base_dir, "-mindepth", "1", "-maxdepth", str(_MAX_DEPTH + 1)]
+    argv += ["-type", "f", "-name", f"?*{MARKER_SUFFIX}", "-print0"]
+    res = host.run(argv)
+    if not res.ok and not res.stdout:
+        raise HostError(f"Cannot list {base_dir} on {host!r}: {res.stderr.strip()}")
+    found = [name for name in res.stdout.split("\0") if name.endswith(MARKER_SUFFIX)]
+    return sorted(name[: -len(MARKER_SUFFIX)] for name in found)
+
+
 def recover_stale_folders(
     settings: CollectionSettings, host: Host | None = None
 ) -> list[str]:
     """Remove half-built folders whose building process died; return them.
 
-    Looks for owner records under `settings.base_dir` on this machine (the
-    folders must be visible locally), takes each folder's lock without waiting
-    (a busy lock means a live operation) and cleans what `recover_stale` finds
-    stale, killing the dead owner's leftover commands.
+    Looks for owner records under `settings.base_dir` on `host` (this machine
+    by default), takes each folder's lock without waiting (a busy lock means a
+    live operation) and cleans what `recover_stale` finds stale, killing the
+    dead owner's leftover commands where they run.
     """
     host = host or LocalHost()
+    if isinstance(host, LocalHost):
+        targets = find_owner_records(settings.base_dir)
+    elif host.is_dir(settings.base_dir):
+        targets = find_owner_records_on(host, settings.base_dir)
+    else:
+        targets = []
     cleaned: list[str] = []
-    for target in find_owner_records(settings.base_dir):
+    for target in targets:
         record = read_owner(host, target)
         if record is None or record.state() != OwnerState.DEAD:
             continue
@@ -65,7 +83,7 @@ def recover_stale_folders(
             continue
         try:
             with task_group_lock(
-                record.locked_path, lock_dir=settings.lock_dir, timeout=0
+                record.locked_path, lock_dir=settings.lock_dir, timeout=0, host=host
             ):
                 if recover_stale(host, target, settings.base_dir, None):
                     cleaned.append(target)

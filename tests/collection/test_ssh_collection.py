@@ -2,9 +2,9 @@
 
 The "remote" host is the test user on the session's loopback sshd (`SSHHost`);
 the base folder lies in that user's home and the interpreter is the system
-Python. Lock files stay on this machine (`settings.lock_dir`): collection locks
-are local `filelock`s today (see docs/ssh.md). Since the sshd runs on this
-machine, the test checks the remote files directly as well (owner: the user).
+Python. The lock of each task-group folder is a folder on the remote side,
+taken through the host. Since the sshd runs on this machine, the tests check
+the remote files directly as well (owner: the remote user).
 """
 
 from __future__ import annotations
@@ -12,12 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import shutil
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from fractal_core.collection import CollectionSettings
 from fractal_core.collection import collect_wheel
@@ -26,42 +21,13 @@ from fractal_core.collection import delete
 from fractal_core.collection import find_task_groups
 from fractal_core.collection import load_task_group
 from fractal_core.collection import reactivate
-from fractal_core.collection.config import PythonSettings
+from fractal_core.domain.task_group import TaskGroupActivity
+from fractal_core.domain.task_group import TaskGroupActivityStatus as Status
 from fractal_core.domain.task_group import TaskGroupOrigin
-from fractal_core.hosts import HostError
 from fractal_core.hosts import SSHHost
-from tests.ssh import sshd as _sshd
-from tests.ssh.fixtures import host_for
 
-REMOTE_PYTHON = "/usr/bin/python3"
-TASKS_ROOT = "/home/fractal_user/fractal_core_ssh_tasks"
-
-
-@pytest.fixture
-def remote(sshd: _sshd.SSHServer) -> SSHHost:
-    return host_for(sshd.endpoint)
-
-
-@pytest.fixture
-def remote_settings(remote: SSHHost, tmp_path: Path) -> Iterator[CollectionSettings]:
-    """A fresh base folder in the user's home; locks in a local folder."""
-    version = remote.run([REMOTE_PYTHON, "-c", "import sys; print(sys.version[:4])"])
-    base = f"{TASKS_ROOT}/{uuid.uuid4().hex}"
-    remote.mkdir(base)
-    yield CollectionSettings(
-        base_dir=base,
-        python=PythonSettings(
-            default_version=version.stdout.strip(),  # type: ignore[arg-type]
-            versions={version.stdout.strip(): REMOTE_PYTHON},  # type: ignore[dict-item]
-        ),
-        upgrade_pip=False,
-        lock_dir=str(tmp_path / "locks"),
-        step_timeout=600,
-    )
-    try:
-        remote.remove_tree(base, base=TASKS_ROOT)
-    except HostError:  # files a local lock left there (root's): same machine
-        shutil.rmtree(base)
+from .ssh_fixtures import remote_fixture  # noqa: F401  (fixture)
+from .ssh_fixtures import remote_settings_fixture  # noqa: F401  (fixture)
 
 
 def _run_remote_task(remote: SSHHost, command: str, args: dict, work: str) -> object:
@@ -135,21 +101,31 @@ def test_wheel_collected_over_ssh_and_its_lifecycle(
     assert find_task_groups(settings, host=remote) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "collection/locking.py task_group_lock creates the lock's folder and takes "
-        "a filelock.FileLock on this machine (as root here, so the remote user "
-        "cannot write the group folder's parent afterwards); on an SSH host the "
-        "lock must be a file on the remote side, taken through the Host"
-    ),
-)
-def test_lock_file_lives_on_the_remote_side(
+def test_lock_folder_lives_on_the_remote_side(
     remote: SSHHost, remote_settings: CollectionSettings, testkit_wheel: Path
 ) -> None:
-    settings = remote_settings.model_copy(update={"lock_dir": None})
-    res = collect_wheel(testkit_wheel, settings=settings, user_id=4, host=remote)
-    assert res.ok, res.activity.log
+    """While the collection runs, its lock is a folder of the remote user's."""
+    settings = remote_settings
     lock = f"{settings.base_dir}/4/fractal-tasks-testkit/0.1.0.lock"
-    # Created through the host, the lock belongs to the remote user.
-    assert os.stat(lock).st_uid == pwd.getpwnam("fractal_user").pw_uid
+    seen: list[dict[str, object]] = []
+
+    def on_change(activity: TaskGroupActivity) -> None:
+        if activity.status == Status.ONGOING and not seen:
+            st = os.stat(lock)
+            owner = json.loads(remote.read_text(f"{lock}/owner.json"))
+            seen.append({"uid": st.st_uid, "dir": remote.is_dir(lock), **owner})
+
+    res = collect_wheel(
+        testkit_wheel, settings=settings, user_id=4, host=remote, on_change=on_change
+    )
+    assert res.ok, res.activity.log
+    assert len(seen) == 1
+    assert seen[0]["uid"] == pwd.getpwnam("fractal_user").pw_uid
+    assert seen[0]["dir"] is True and seen[0]["pid"] == os.getpid()
+    assert (
+        seen[0]["locked_path"] == f"{settings.base_dir}/4/fractal-tasks-testkit/0.1.0"
+    )
+    assert not remote.exists(lock)  # released, nothing left beside the folder
+    assert remote.run(
+        ["ls", f"{settings.base_dir}/4/fractal-tasks-testkit"]
+    ).stdout.split() == ["0.1.0"]
