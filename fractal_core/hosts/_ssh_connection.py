@@ -71,6 +71,10 @@ class SharedConnection:
         self._conn: Connection | None = None
         self._sftp: paramiko.SFTPClient | None = None
         self.connects = 0
+        self.commands = 0
+        """Exec channels opened (commands, helpers, stop commands): for benchmarks."""
+        self.sftp_ops = 0
+        """SFTP operations started (stat, read, write, mkdir, put, get)."""
 
     def _new_connection(self, connect_timeout: float) -> Connection:
         conn = Connection(

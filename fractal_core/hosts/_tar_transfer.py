@@ -52,11 +52,18 @@ def pack_tar(local_dir: str, names: Sequence[str]) -> bytes:
     return buf.getvalue()
 
 
-def extract_tar(fileobj: IO[bytes], local_dir: str, names: Sequence[str]) -> None:
+def extract_tar(
+    fileobj: IO[bytes],
+    local_dir: str,
+    names: Sequence[str],
+    *,
+    missing_ok: bool = False,
+) -> None:
     """Extract the regular files of an archive into `local_dir`; all must be named.
 
     Members that are not regular files, or not among `names`, are refused (the
-    archive comes from another machine); `filter="data"` guards the rest.
+    archive comes from another machine); `filter="data"` guards the rest. A
+    name absent from the archive is an error unless `missing_ok`.
     """
     wanted = set(names)
     with tarfile.open(fileobj=fileobj, mode="r:") as tar:
@@ -71,7 +78,7 @@ def extract_tar(fileobj: IO[bytes], local_dir: str, names: Sequence[str]) -> Non
             ):
                 raise UnsafePathError(f"Refusing archive member {m.name!r}.")
         missing = sorted(wanted - got)
-        if missing:
+        if missing and not missing_ok:
             raise HostError(f"Files missing from the archive: {missing[:5]!r}.")
         os.makedirs(local_dir, exist_ok=True)
         tar.extractall(local_dir, members=members, filter="data")
@@ -93,15 +100,26 @@ def transfer_to_host(
 
 
 def transfer_from_host(
-    host: Host, remote_dir: str, local_dir: str, names: Sequence[str]
+    host: Host,
+    remote_dir: str,
+    local_dir: str,
+    names: Sequence[str],
+    *,
+    missing_ok: bool = False,
 ) -> None:
-    """Copy `names` from `remote_dir` on `host` into `local_dir` (tar if it can)."""
+    """Copy `names` from `remote_dir` on `host` into `local_dir` (tar if it can).
+
+    With `missing_ok`, names that do not exist on the host are skipped.
+    """
     names = check_member_names(names)
     get_many = getattr(host, "get_many", None)
     if get_many is not None:
-        get_many(remote_dir, local_dir, names)
+        get_many(remote_dir, local_dir, names, missing_ok=missing_ok)
         return
     for name in names:
+        source = posixpath.join(remote_dir, name)
+        if missing_ok and not host.is_file(source):
+            continue
         target = os.path.join(local_dir, name)
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        host.get(posixpath.join(remote_dir, name), target)
+        host.get(source, target)

@@ -2,7 +2,7 @@
 
 The SLURM logic lives here once; how commands run and files move is the
 host's business (`LocalHost`: this machine as the current user; `SudoHost`:
-this machine as another user; an SSH host later). Per submission:
+this machine as another user; `SSHHost`: a remote login node). Per submission:
 
 1. every unit's command is checked on the host (forbidden characters, an
    executable first word): refused units fail `INVALID_COMMAND` at once;
@@ -11,15 +11,14 @@ this machine as another user; an SSH host later). Per submission:
 3. a submission folder `<remote_workdir>/<handle id>/` receives one sbatch
    script per job and a `status/` folder where each unit's wrapper
    (`worker.py`) records its start and exit status; args files are copied to
-   the host first when the host sees them under other paths;
+   the host first when the host sees them under other paths (one transfer
+   per folder: a tar stream over SSH);
 4. `sbatch --parsable` runs once per job; the job ids become the units'
    native ids and are handed to the host's shared `SlurmWatcher`.
 
-Units are judged as their exit files appear (one `grep` of the status folder
-per poll round for a handle with running jobs) and, for units killed with
-their job, from the job's final state and error file (`failures.py`).
-`handle.cancel()` runs one `scancel` for all its jobs. `snapshot()` is JSON;
-`SlurmExecutor.attach` resumes watching in a new process.
+How units are judged, cancelled and snapshotted is `handle.py`; moving unit
+files to and from the host is `transfer.py`; `SlurmExecutor.attach` resumes
+watching a snapshot in a new process (`attach.py`).
 """
 
 from __future__ import annotations
@@ -32,54 +31,38 @@ import threading
 import time
 from collections.abc import Mapping
 from collections.abc import Sequence
-from datetime import UTC
-from datetime import datetime
 from typing import Any
 
 from ...hosts.base import Host
 from ...hosts.base import HostError
-from .._attach import _recorded_result
-from .._attach import _unit_of
-from .._board import SNAPSHOT_VERSION
-from .._board import ResultBoard
 from .._board import executor_errors
-from .._board import utc_now
 from .._unit import InvalidCommand
 from .._unit import failed
-from .._unit import judge_exit
-from .._unit import read_log_excerpt
 from .._unit import split_command
-from .._unit import timed_out
-from .._unit import with_times
 from ..base import ExecutorCapabilities
 from ..base import ExecutorError
 from ..base import FailureKind
-from ..base import UnitResult
-from ..base import UnitState
 from ..base import WorkUnit
+from .attach import handle_from_snapshot
 from .batching import plan_batches
 from .config import SlurmBatchingConfig
 from .config import SlurmConfig
 from .config import SlurmOptions
 from .config import SlurmResourceConfig
 from .config import slurm_config_for
-from .failures import JobFinal
 from .failures import SlurmOutputError
-from .failures import classify_unit
-from .failures import parse_record
 from .failures import parse_sbatch
+from .handle import COMMAND_TIMEOUT
+from .handle import EXECUTOR_KIND
+from .handle import SlurmHandle
 from .script import SlurmJobSpec
 from .script import sbatch_script
+from .transfer import send_args_files
 from .watcher import SlurmWatcher
 from .watcher import watcher_for
-from .worker import parse_status_listing
 from .worker import unit_argv
 
 logger = logging.getLogger(__name__)
-
-EXECUTOR_KIND = "slurm"
-COMMAND_TIMEOUT = 120.0
-"""Seconds any single SLURM or file command may take before it counts as hung."""
 
 
 def default_resource(partition: str) -> SlurmResourceConfig:
@@ -97,269 +80,6 @@ def default_resource(partition: str) -> SlurmResourceConfig:
             max_mem_per_job=16000,
         ),
     )
-
-
-def _epoch(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-class SlurmHandle(ResultBoard):
-    """One submission's units, judged from the cluster (see module doc)."""
-
-    executor_kind = EXECUTOR_KIND
-
-    def __init__(
-        self,
-        units: Sequence[WorkUnit],
-        *,
-        host: Host,
-        slurm_env: Mapping[str, str],
-        watcher: SlurmWatcher,
-        submission_dir: str,
-        handle_id: str | None = None,
-    ) -> None:
-        super().__init__(units, handle_id)
-        self._host = host
-        self._slurm_env = dict(slurm_env)
-        self._watcher = watcher
-        self.submission_dir = submission_dir
-        self.status_dir = posixpath.join(submission_dir, "status")
-        self._jobs: dict[str, list[int]] = {}
-        self._job_err: dict[str, str] = {}
-        self._limits: dict[int, float | None] = {}
-        self._cancelled = False
-        self._io = threading.Lock()
-        self.submit_errors: list[str] = []
-
-    # -- bookkeeping (submission and attach) -------------------------------------
-
-    def _add_job(self, job_id: str, indices: list[int], err_file: str) -> None:
-        with self._cond:
-            self._jobs[job_id] = list(indices)
-            self._job_err[job_id] = err_file
-            for index in indices:
-                self._native[index] = job_id
-                self._extra.setdefault(index, {})["slurm_job_id"] = job_id
-
-    def _set_limit(self, index: int, limit: float | None) -> None:
-        self._limits[index] = limit
-        self._extra.setdefault(index, {})["time_limit_s"] = limit
-
-    def _finish(self, index: int, result: UnitResult) -> None:
-        with self._cond:
-            recorded = self._set_done(index, result)
-            all_done = self._all_done()
-        if recorded and all_done:
-            self._watcher.forget(list(self._jobs))
-
-    def live_jobs(self) -> list[str]:
-        """Job ids that still hold a unit without a result."""
-        with self._cond:
-            return [
-                job_id
-                for job_id, indices in self._jobs.items()
-                if any(self._state[i] is not UnitState.DONE for i in indices)
-            ]
-
-    # -- reading the cluster -------------------------------------------------------
-
-    def _listing(self) -> dict[int, dict[str, str]] | None:
-        """Start and exit records of this submission's units (one command)."""
-        try:
-            result = self._host.run(
-                ["grep", "-r", "-H", "-s", "", self.status_dir],
-                timeout=COMMAND_TIMEOUT,
-            )
-        except HostError as exc:
-            logger.warning("Cannot list %s: %s", self.status_dir, exc)
-            return None
-        if result.returncode not in (0, 1):  # 1: no line at all (no file yet)
-            logger.warning(
-                "Cannot list %s: %s", self.status_dir, result.stderr.strip()[-500:]
-            )
-            return None
-        return parse_status_listing(result.stdout)
-
-    def refresh(self) -> None:
-        """Mark started units RUNNING and judge units that wrote an exit status."""
-        with self._io:
-            listing = self._listing()
-            if listing is not None:
-                self._apply(listing, None, "")
-
-    def _apply(
-        self,
-        listing: Mapping[int, Mapping[str, str]],
-        final: JobFinal | None,
-        err_text: str,
-        indices: Sequence[int] | None = None,
-    ) -> None:
-        """Judge units (all, or `indices` of an ended job) from their records."""
-        todo = range(len(self._units)) if indices is None else indices
-        for index in todo:
-            with self._cond:
-                if self._state[index] is UnitState.DONE:
-                    continue
-            files = listing.get(index, {})
-            if final is None and "rc" not in files:
-                if "start" in files:
-                    with self._cond:
-                        if self._state[index] is UnitState.PENDING:
-                            self._state[index] = UnitState.RUNNING
-                continue
-            self._finish(index, self._judge(index, files, final, err_text))
-
-    def _judge(
-        self,
-        index: int,
-        files: Mapping[str, str],
-        final: JobFinal | None,
-        err_text: str,
-    ) -> UnitResult:
-        unit = self._units[index]
-        limit = self._limits.get(index)
-        job_id = self._native.get(index)
-        try:
-            record = parse_record(
-                files.get("start"), files.get("rc"), time_limit_s=limit
-            )
-        except SlurmOutputError as exc:
-            return failed(unit, FailureKind.EXECUTOR_ERROR, str(exc), native_id=job_id)
-        if record.started:
-            self._fetch(unit)
-        verdict = classify_unit(
-            unit.id,
-            record,
-            final,
-            err_text,
-            time_limit_s=limit,
-            cancelled_by_us=self._cancelled,
-            err_file=self._job_err.get(job_id or ""),
-        )
-        started = _epoch(record.started_at)
-        ended = _epoch(record.ended_at) or (utc_now() if record.started else None)
-        if verdict.ok:
-            result = judge_exit(unit, 0)
-        elif verdict.kind is FailureKind.NONZERO_EXIT:
-            result = judge_exit(unit, verdict.returncode or 1)
-        elif verdict.kind is FailureKind.TIME_LIMIT and record.timed_out:
-            assert limit is not None
-            result = timed_out(unit, limit, record.returncode)
-        else:
-            assert verdict.kind is not None
-            result = failed(
-                unit,
-                verdict.kind,
-                verdict.message,
-                returncode=verdict.returncode,
-                log=read_log_excerpt(unit.log_file).tail if record.started else "",
-            )
-        return with_times(result, started, ended, job_id)
-
-    def _fetch(self, unit: WorkUnit) -> None:
-        """Copy the unit's output and log back when the host sees other paths."""
-        pairs = (
-            (unit.output_file_remote, unit.output_file),
-            (unit.log_file_remote, unit.log_file),
-        )
-        for remote, local in pairs:
-            if remote is None or remote == str(local):
-                continue
-            try:
-                if self._host.exists(remote):
-                    local.parent.mkdir(parents=True, exist_ok=True)
-                    self._host.get(remote, str(local))
-            except (HostError, OSError) as exc:
-                logger.warning("Cannot fetch %s: %s", remote, exc)
-
-    # -- watcher callbacks -------------------------------------------------------
-
-    def jobs_polled(self, states: Mapping[str, str]) -> None:
-        """Refresh when one of our jobs runs (units may have finished)."""
-        if any(s in ("RUNNING", "COMPLETING", "SUSPENDED") for s in states.values()):
-            self.refresh()
-
-    def job_ended(self, final: JobFinal) -> None:
-        """Judge the units of a job that left the queue."""
-        indices = self._jobs.get(final.job_id)
-        if indices is None:
-            return
-        err_file = self._job_err.get(final.job_id)
-        err_text = ""
-        if err_file:
-            try:
-                if self._host.is_file(err_file):
-                    err_text = self._host.read_text(err_file)
-            except (HostError, OSError, UnicodeDecodeError) as exc:
-                logger.warning("Cannot read %s: %s", err_file, exc)
-        with self._io:
-            listing = self._listing() or {}
-            self._apply(listing, final, err_text, indices)
-
-    # -- the Handle protocol -----------------------------------------------------
-
-    def states(self) -> dict[str, UnitState]:
-        """Current state of every unit (asks the cluster once if any is open)."""
-        if not self.done():
-            self.refresh()
-        return super().states()
-
-    def cancel(self) -> None:
-        """`scancel` every job with open units (one call); they end CANCELLED."""
-        with self._cond:
-            if self._all_done():
-                return
-            self._cancelled = True
-        jobs = self.live_jobs()
-        if jobs:
-            try:
-                result = self._host.run(
-                    ["scancel", *jobs], env=self._slurm_env, timeout=COMMAND_TIMEOUT
-                )
-                if not result.ok:
-                    logger.warning("scancel %s: %s", jobs, result.stderr.strip())
-            except HostError as exc:
-                logger.warning("scancel %s failed: %s", jobs, exc)
-        with self._io:
-            listing = self._listing() or {}
-            self._apply(listing, None, "")
-            for index in range(len(self._units)):
-                with self._cond:
-                    if self._state[index] is UnitState.DONE:
-                        continue
-                unit = self._units[index]
-                files = listing.get(index, {})
-                record = parse_record(files.get("start"), None, time_limit_s=None)
-                when = "while running" if record.started else "before it started"
-                self._finish(
-                    index,
-                    failed(
-                        unit,
-                        FailureKind.CANCELLED,
-                        f"Unit {unit.id} was cancelled {when}.",
-                        started_at=_epoch(record.started_at),
-                        ended_at=utc_now() if record.started else None,
-                        native_id=self._native.get(index),
-                        log=read_log_excerpt(unit.log_file).tail
-                        if record.started
-                        else "",
-                    ),
-                )
-
-    def snapshot(self) -> dict[str, Any]:
-        """JSON state: units, their SLURM job ids and where their records are."""
-        state = super().snapshot()
-        with self._cond:
-            state["slurm"] = {
-                "submission_dir": self.submission_dir,
-                "status_dir": self.status_dir,
-                "cancelled": self._cancelled,
-                "jobs": {
-                    job_id: {"units": list(indices), "err": self._job_err[job_id]}
-                    for job_id, indices in self._jobs.items()
-                },
-            }
-        return state
 
 
 class SlurmExecutor:
@@ -567,12 +287,7 @@ class SlurmExecutor:
             }
             for folder in sorted(folders):
                 host.mkdir(folder)
-            for index in argvs:
-                unit = units[index]
-                if unit.args_file_remote and unit.args_file_remote != str(
-                    unit.args_file
-                ):
-                    host.put(str(unit.args_file), unit.args_file_remote)
+            send_args_files(host, [units[i] for i in argvs])
         except (HostError, OSError) as exc:
             raise ExecutorError(
                 f"Cannot prepare the submission folder {handle.submission_dir}: {exc}"
@@ -688,7 +403,7 @@ class SlurmExecutor:
         with self._lock:
             if self._shut:
                 raise ExecutorError("SlurmExecutor is shut down: attach refused.")
-        handle = _handle_from_snapshot(state, self)
+        handle = handle_from_snapshot(state, self)
         with self._lock:
             self._handles.append(handle)
         return handle
@@ -698,71 +413,6 @@ class SlurmExecutor:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self.shutdown(cancel=exc_type is not None)
-
-
-def _handle_from_snapshot(
-    state: Mapping[str, Any], executor: SlurmExecutor
-) -> SlurmHandle:
-    if not isinstance(state, Mapping):
-        raise ExecutorError(f"Cannot attach: state={state!r} is not a mapping.")
-    if state.get("version") != SNAPSHOT_VERSION:
-        raise ExecutorError(
-            f"Cannot attach: version={state.get('version')!r}, "
-            f"expected {SNAPSHOT_VERSION}."
-        )
-    if state.get("executor") != EXECUTOR_KIND:
-        raise ExecutorError(
-            f"Cannot attach: executor={state.get('executor')!r} is not "
-            f"{EXECUTOR_KIND!r}."
-        )
-    slurm = state.get("slurm")
-    entries = state.get("units")
-    handle_id = state.get("handle_id")
-    if not isinstance(slurm, Mapping) or not isinstance(entries, list):
-        raise ExecutorError("Cannot attach: the state has no 'slurm' or 'units' part.")
-    if not isinstance(handle_id, str):
-        raise ExecutorError(f"Cannot attach: handle_id={handle_id!r} is not a str.")
-    submission_dir, jobs = slurm.get("submission_dir"), slurm.get("jobs")
-    if not isinstance(submission_dir, str) or not isinstance(jobs, Mapping):
-        raise ExecutorError("Cannot attach: bad 'slurm' part of the state.")
-    units = [_unit_of(e, f"units[{i}].") for i, e in enumerate(entries)]
-    handle = SlurmHandle(
-        units,
-        host=executor.host,
-        slurm_env=executor.slurm_env,
-        watcher=executor.watcher,
-        submission_dir=submission_dir,
-        handle_id=handle_id,
-    )
-    handle._cancelled = bool(slurm.get("cancelled"))
-    for job_id, info in jobs.items():
-        members = info.get("units") if isinstance(info, Mapping) else None
-        if not isinstance(members, list) or not all(
-            isinstance(i, int) and 0 <= i < len(units) for i in members
-        ):
-            raise ExecutorError(f"Cannot attach: bad unit list of job {job_id!r}.")
-        handle._add_job(str(job_id), members, str(info.get("err", "")))
-    for index, entry in enumerate(entries):
-        limit = entry.get("time_limit_s")
-        handle._set_limit(index, limit if isinstance(limit, int | float) else None)
-        result = entry.get("result")
-        if isinstance(result, Mapping):
-            handle._finish(index, _recorded_result(units[index], result))
-        elif index not in handle._native:
-            handle._finish(
-                index,
-                failed(
-                    units[index],
-                    FailureKind.EXECUTOR_ERROR,
-                    f"Unit {units[index].id} was never submitted to SLURM "
-                    "(attach found no job id).",
-                ),
-            )
-    handle.refresh()
-    live = handle.live_jobs()
-    if live:
-        executor.watcher.watch(live, handle)
-    return handle
 
 
 def wait_all(handles: Sequence[SlurmHandle], timeout: float | None = None) -> bool:
@@ -775,4 +425,11 @@ def wait_all(handles: Sequence[SlurmHandle], timeout: float | None = None) -> bo
     return True
 
 
-__all__ = ["SlurmExecutor", "SlurmHandle", "default_resource", "wait_all"]
+__all__ = [
+    "COMMAND_TIMEOUT",
+    "EXECUTOR_KIND",
+    "SlurmExecutor",
+    "SlurmHandle",
+    "default_resource",
+    "wait_all",
+]
