@@ -245,6 +245,14 @@ def _sleeping_units(job: dict[str, Any]) -> list[int]:
     return processes_with_marker(job["working_dir"], 0, also="mark_image")
 
 
+def _sleeping_job(served: Served, name: str) -> tuple[dict[str, int], dict[str, Any]]:
+    """A new project's job whose two mark_image units are asleep."""
+    ids = _project(served, name, _sleeping_steps(served))
+    job = _submit(served, ids)
+    wait_for("the sleeping units", lambda: len(_sleeping_units(job)) == 2)
+    return ids, job
+
+
 def test_collecting_again_reuses_the_stored_group(served: Served) -> None:
     s = served.server
     again = s.ok("POST", "/task-groups/collect", {"wheel_path": str(served.wheel)}, 202)
@@ -300,10 +308,8 @@ def test_workflow_runs_to_done_and_images_filter_and_page(served: Served) -> Non
 
 def test_a_sleeping_job_is_cancelled_and_its_dataset_was_busy(served: Served) -> None:
     s = served.server
-    ids = _project(served, "cancel", _sleeping_steps(served))
+    ids, job = _sleeping_job(served, "cancel")
     p = ids["project"]
-    job = _submit(served, ids)
-    wait_for("the sleeping units", lambda: len(_sleeping_units(job)) == 2)
     running = s.ok("GET", f"/projects/{p}/jobs/{job['id']}")
     assert [(x["name"], x["status"]) for x in running["progress"]] == [
         ("create_images", "done"),
@@ -369,10 +375,8 @@ def test_errors_are_404_409_and_422(served: Served) -> None:
 
 def test_a_job_of_a_killed_server_is_failed_after_the_restart(served: Served) -> None:
     s = served.server
-    ids = _project(served, "killed", _sleeping_steps(served))
+    ids, job = _sleeping_job(served, "killed")
     p = ids["project"]
-    job = _submit(served, ids)
-    wait_for("the sleeping units", lambda: len(_sleeping_units(job)) == 2)
 
     old_pid = s.kill()
     assert len(_sleeping_units(job)) == 2  # orphaned, still running
