@@ -10,6 +10,10 @@ Fixtures, usable anywhere in the test tree:
   both root and `fractal_user` can read and write; removed afterwards.
 - `fractal_user_host`: a `SudoHost` for the test user, with `SLURM_CONF` in its
   environment, so `fractal_user_host.run(["sbatch", ...])` reaches the cluster.
+- `ssh_slurm_host`: an `SSHHost` logged in as the same test user on the
+  session's sshd (`tests/ssh`), `SLURM_CONF` in its environment: SLURM over
+  SSH. munge's socket folder is world-reachable (mode 755), so the remote user
+  authenticates to the cluster like the sudo user does.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from fractal_core.hosts import SSHHost
 from fractal_core.hosts import SudoHost
 
 from . import cluster as _cluster
@@ -60,3 +65,14 @@ def slurm_workdir(slurm_cluster: _cluster.SlurmCluster) -> Iterator[Path]:
 def fractal_user_host(slurm_cluster: _cluster.SlurmCluster) -> SudoHost:
     """A SudoHost for the test user, its commands seeing the cluster."""
     return SudoHost(slurm_cluster.user, env=slurm_cluster.env, kill_grace=0.5)
+
+
+@pytest.fixture
+def ssh_slurm_host(slurm_cluster: _cluster.SlurmCluster, sshd: object) -> SSHHost:
+    """An SSHHost for the test user whose commands see the cluster."""
+    from tests.ssh.fixtures import host_for
+    from tests.ssh.sshd import SSHServer
+
+    assert isinstance(sshd, SSHServer)
+    assert sshd.endpoint.user == slurm_cluster.user  # one test user for both
+    return host_for(sshd.endpoint, env=slurm_cluster.env)
