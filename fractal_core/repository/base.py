@@ -20,14 +20,17 @@ Implementations: `memory.MemoryStore` (the default, no dependency) and
 from __future__ import annotations
 
 import builtins
+from collections.abc import Hashable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from types import TracebackType
 from typing import Any
+from typing import Generic
 from typing import Protocol
 from typing import Self
+from typing import TypeVar
 from typing import runtime_checkable
 
 from ..domain.dataset import Dataset
@@ -41,15 +44,19 @@ from ..domain.workflow import Workflow
 from ..engine.recorder import HistoryQueries
 from ..engine.recorder import ImageChanges
 from ..engine.recorder import Recorder
+from ..engine.recorder import RunRecord
+from ..engine.recorder import UnitRecord
 from ..errors import FractalCoreError
 from ..images.image_list import ImageList
 
 __all__ = [
     "ConflictError",
     "DatasetRepository",
+    "HistoryReads",
     "ImagePage",
     "JobRepository",
     "NotFoundError",
+    "Page",
     "PageWindow",
     "PaginationError",
     "ProjectRepository",
@@ -62,7 +69,10 @@ __all__ = [
     "WorkflowRepository",
     "check_pagination",
     "clamped_page",
+    "unclamped_page",
 ]
+
+T = TypeVar("T")
 
 
 class RepositoryError(FractalCoreError):
@@ -133,6 +143,27 @@ def clamped_page(total_count: int, page: int, page_size: int | None) -> PageWind
     last_page = -(-total_count // size)
     shown = min(page, last_page)
     return PageWindow(page=shown, page_size=size, offset=(shown - 1) * size)
+
+
+def unclamped_page(total_count: int, page: int, page_size: int | None) -> PageWindow:
+    """The reference's history pagination (services.md §2.4, "unclamped").
+
+    No `page_size` means all `total_count` items on page 1; a page past the
+    end is empty and `page` is echoed as requested.
+    """
+    check_pagination(page, page_size)
+    size = total_count if page_size is None else page_size
+    return PageWindow(page=page, page_size=size, offset=(page - 1) * size)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of items: `total_count` matching items over all pages."""
+
+    items: list[T]
+    total_count: int
+    page: int
+    page_size: int
 
 
 @dataclass(frozen=True)
@@ -270,6 +301,74 @@ class JobRepository(Protocol):
 @runtime_checkable
 class StoreRecorder(Recorder, HistoryQueries, Protocol):
     """The engine's recorder as a store provides it: events and queries."""
+
+
+@runtime_checkable
+class HistoryReads(Protocol):
+    """History reads a store answers itself (in the database for SQL), for the
+    history services (`fractal_core.services.history`).
+
+    Keys are the engine's history keys (stored ids for stored objects); a
+    run's "latest" is by `timestamp_started`, ties broken by id.
+    """
+
+    def run(self, run_id: int) -> RunRecord | None: ...
+    def unit(self, unit_id: int) -> UnitRecord | None: ...
+    def latest_runs(
+        self, dataset_id: Hashable, workflowtask_ids: Sequence[Hashable]
+    ) -> dict[Hashable, RunRecord]:
+        """Latest run of each workflow task on the dataset (absent: never run)."""
+        ...
+
+    def image_status_counts(
+        self, dataset_id: Hashable, workflowtask_ids: Sequence[Hashable]
+    ) -> dict[Hashable, dict[str, int]]:
+        """Per workflow task: latest-unit status -> number of cached images."""
+        ...
+
+    def runs_of_dataset(self, dataset_id: Hashable) -> builtins.list[RunRecord]:
+        """Every run on the dataset (all workflow tasks), oldest first."""
+        ...
+
+    def unit_counts(self, run_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+        """Per run: unit status -> number of units (statuses without units absent)."""
+        ...
+
+    def units_page(
+        self,
+        run_id: int,
+        *,
+        status: str | None = None,
+        page: int = 1,
+        page_size: int | None = None,
+    ) -> Page[UnitRecord]:
+        """Units of a run by id, optionally of one status, unclamped page."""
+        ...
+
+    def image_unit(
+        self, dataset_id: Hashable, workflowtask_id: Hashable, zarr_url: str
+    ) -> UnitRecord | None:
+        """The latest unit that processed the image for the workflow task."""
+        ...
+
+    def status_images(
+        self,
+        dataset_id: int,
+        workflowtask_id: Hashable,
+        *,
+        type_filters: Mapping[str, bool],
+        attribute_filters: Mapping[str, Sequence[Any]],
+        page: int = 1,
+        page_size: int | None = None,
+    ) -> ImagePage:
+        """Images of a stored dataset with their status for the workflow task.
+
+        Type filters, then the status attribute (`IMAGE_STATUS_KEY`, `"unset"`
+        when never processed), then attribute filters (the status included),
+        sorted by zarr_url, unclamped page; `attributes` and `types` describe
+        the whole dataset (the status key not added).
+        """
+        ...
 
 
 @runtime_checkable

@@ -62,6 +62,7 @@ from .base import ImagePage
 from .base import NotFoundError
 from .base import RepositoryError
 from .base import clamped_page
+from .memory_history import MemoryHistoryReads
 
 __all__ = ["MemoryStore", "MemoryStoreRecorder", "MemoryUnitOfWork"]
 
@@ -820,6 +821,10 @@ class MemoryStoreRecorder(InMemoryRecorder):
         super().executor_error_log(job_id=job_id, text=text)
         self._store._update_job(job_id, executor_error_log=_clean(text))
 
+    def history_reads(self) -> MemoryHistoryReads:
+        """The history reads of the history services (`HistoryReads`)."""
+        return MemoryHistoryReads(self, self._store._committed_images)
+
     def forget_image_status(self, dataset_id: Hashable, zarr_urls: list[str]) -> None:
         """Drop the image-status rows of these images for every workflow task."""
         with self._lock:
@@ -891,6 +896,10 @@ class MemoryStore:
     def _forget_history(self, datasets: set[int], workflow_tasks: set[int]) -> None:
         if datasets or workflow_tasks:
             self._recorder.forget(datasets, workflow_tasks)
+
+    def _committed_images(self, dataset_id: int) -> ImageList | None:
+        """The committed images of a stored dataset (None if not stored)."""
+        return self._state.images.get(dataset_id)
 
     def _set_images(self, dataset_id: Hashable, images: ImageList) -> bool:
         """Replace a stored dataset's images; False if the store lacks it."""

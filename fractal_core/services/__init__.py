@@ -38,6 +38,17 @@ from .errors import WorkflowTaskArgumentsError
 from .errors import WrongParentError
 from .errors import ZarrDirFrozenError
 from .errors import ZarrDirRequiredError
+from .history import HistoryRelationError
+from .history import LogNotAvailableError
+from .history import RunSummary
+from .history import dataset_history
+from .history import history_images
+from .history import history_run_units
+from .history import history_runs
+from .history import image_log
+from .history import legacy_status
+from .history import unit_log
+from .history import workflow_tasks_status
 from .images import add_image
 from .images import delete_image
 from .images import get_image
@@ -75,6 +86,17 @@ from .workflows import type_filters_flow
 from .workflows import update_workflow
 
 __all__ = [
+    "HistoryRelationError",
+    "LogNotAvailableError",
+    "RunSummary",
+    "dataset_history",
+    "history_images",
+    "history_run_units",
+    "history_runs",
+    "image_log",
+    "legacy_status",
+    "unit_log",
+    "workflow_tasks_status",
     "DEFAULT_REGISTRY",
     "SHUTDOWN_FILENAME",
     "ActiveJobError",

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from datetime import UTC
 from datetime import datetime
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
 
@@ -49,6 +50,9 @@ from .models import JobRow
 from .models import LooseImageListRow
 from .models import RunRow
 from .models import UnitRow
+
+if TYPE_CHECKING:
+    from .history_reads import SQLHistoryReads
 
 T = TypeVar("T")
 
@@ -339,6 +343,12 @@ class SQLRecorder:
         )
 
     # --- queries ------------------------------------------------------------
+
+    def history_reads(self) -> SQLHistoryReads:
+        """The history reads of the history services (`HistoryReads`), in SQL."""
+        from .history_reads import SQLHistoryReads
+
+        return SQLHistoryReads(self._reader)
 
     def job(self, job_id: Hashable) -> JobRecord:
         def work(session: Session) -> JobRecord:
