@@ -398,3 +398,19 @@ def test_a_job_of_a_killed_server_is_failed_after_the_restart(served: Served) ->
     stop = s.ok("POST", f"/projects/{p}/jobs/{steps_done['id']}/stop", status=202)
     assert stop["stop"] == "cancelled"
     assert s.job_ended(p, steps_done["id"])["status"] == "failed"
+
+
+def test_a_graceful_shutdown_cancels_the_running_jobs(served: Served) -> None:
+    s = served.server
+    ids, job = _sleeping_job(served, "shutdown")
+    p = ids["project"]
+
+    assert s.stop() in (0, -signal.SIGTERM)
+    assert _sleeping_units(job) == []  # cancelled before the process ended
+    s.start()
+
+    assert s.ok("GET", "/health")["recovered_jobs"] == []  # nothing left to recover
+    ended = s.ok("GET", f"/projects/{p}/jobs/{job['id']}")
+    assert ended["status"] == "failed" and ended["end_timestamp"] is not None
+    log = s.ok("GET", f"/projects/{p}/jobs/{job['id']}/log")
+    assert "the web backend is shutting down" in log
