@@ -90,7 +90,8 @@ class HostLock:
     """An exclusive lock on `host`, guarding the folder `path` (not re-entrant).
 
     `timeout` is in seconds (-1 waits forever, 0 tries once); `on_wait` is
-    called once with a message when the lock is busy.
+    called with a message once when the lock is busy, and when a stale lock
+    is taken over (operations pass their activity log's `write`).
     """
 
     def __init__(
@@ -180,10 +181,13 @@ class HostLock:
     def _break_stale(self, holder: LockHolder) -> None:
         token = holder.record.token if holder.record is not None else ""
         if self._drop(token, "stale"):
-            logger.warning(
-                "Took over the stale lock %s on %r (%s).",
-                self.lock, self.host, holder.describe(),
-            )  # fmt: skip
+            message = (
+                f"Took over the stale lock {self.lock} on {self.host!r} "
+                f"({holder.describe()})."
+            )
+            logger.warning(message)
+            if self.on_wait is not None:
+                self.on_wait(message)
 
     def acquire(self) -> None:
         """Take the lock, waiting up to `timeout`; TaskLifecycleError otherwise."""
