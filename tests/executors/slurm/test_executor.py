@@ -399,37 +399,41 @@ def _run_workflow(
     return json.loads(json.dumps(images).replace(str(root), "ROOT"))
 
 
+@pytest.mark.parametrize("mode", ["same-user", "sudo", "ssh"])
 def test_workflow_of_every_task_type_matches_the_local_executor(
-    slurm_executor_factory: ExecutorFactory, slurm_testkit: Any, tmp_path: Path
-) -> None:
-    from fractal_core.executors import LocalExecutor
-
-    with LocalExecutor(max_workers=2) as local:
-        expected = _run_workflow(slurm_testkit, local, tmp_path / "local")
-    got = _run_workflow(slurm_testkit, slurm_executor_factory(), tmp_path / "slurm")
-    assert got == expected
-    assert len(expected) == 3 + 3 + 2  # raw, projections, second converter
-
-
-def test_workflow_in_sudo_mode_matches_the_local_executor(
+    mode: str,
+    request: pytest.FixtureRequest,
     slurm_executor_factory: ExecutorFactory,
-    shared_testkit: Any,
-    fractal_user_host: Any,
-    slurm_workdir: Path,
     tmp_path: Path,
 ) -> None:
-    """As `fractal_user`: job files in a user-owned remote folder, copied back."""
+    """Every testkit task type, as root, as `fractal_user` by sudo and over SSH.
+
+    In the sudo and SSH modes job files live in a user-owned remote folder and
+    come back (by tar over SSH); the zarr is written by the test user.
+    """
     from fractal_core.executors import LocalExecutor
 
+    if mode == "same-user":
+        kit = request.getfixturevalue("slurm_testkit")
+        with LocalExecutor(max_workers=2) as local:
+            expected = _run_workflow(kit, local, tmp_path / "local")
+        got = _run_workflow(kit, slurm_executor_factory(), tmp_path / "slurm")
+        assert got == expected
+        assert len(expected) == 3 + 3 + 2  # raw, projections, second converter
+        return
+    kit = request.getfixturevalue("shared_testkit")
+    host = request.getfixturevalue(
+        "fractal_user_host" if mode == "sudo" else "ssh_slurm_host"
+    )
+    workdir: Path = request.getfixturevalue("slurm_workdir")
     with LocalExecutor(max_workers=2) as local:
-        expected = _run_workflow(shared_testkit, local, tmp_path / "local")
-    root = slurm_workdir / "run"
+        expected = _run_workflow(kit, local, tmp_path / "local")
+    root = workdir / "run"
     root.mkdir()
     root.chmod(0o777)
-    executor = slurm_executor_factory(
-        fractal_user_host, workdir=slurm_workdir / "slurm"
-    )
-    got = _run_workflow(shared_testkit, executor, root, remote=slurm_workdir / "remote")
+    executor = slurm_executor_factory(host, workdir=workdir / "slurm")
+    got = _run_workflow(kit, executor, root, remote=workdir / "remote")
     assert got == expected
-    uid = pwd.getpwnam(fractal_user_host.user).pw_uid
+    uid = pwd.getpwnam("fractal_user").pw_uid
     assert os.stat(root / "zarr" / "plate.zarr").st_uid == uid  # made by the user
+    assert os.stat(workdir / "remote").st_uid == uid
