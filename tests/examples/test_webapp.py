@@ -191,6 +191,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield Served(server, tasks, group["id"], wheel)
     finally:
         code = server.stop()
+        for pid in processes_with_marker(str(server.data_dir / "jobs"), 0):
+            os.kill(pid, signal.SIGKILL)  # a failed test's sleeping units
         # uvicorn re-raises SIGTERM after its graceful shutdown
         assert code in (0, -signal.SIGTERM, None), server.log_tail()
         assert "Application shutdown complete" in server.log_tail()
@@ -236,7 +238,7 @@ def _submit(served: Served, ids: dict[str, int]) -> dict[str, Any]:
     job: dict[str, Any] = served.server.ok(
         "POST", f"/projects/{ids['project']}/jobs", body, status=202
     )
-    assert job["status"] == "submitted"  # the answer came before the job ended
+    assert isinstance(job["id"], int) and job["working_dir"]
     return job
 
 
@@ -249,6 +251,7 @@ def _sleeping_job(served: Served, name: str) -> tuple[dict[str, int], dict[str, 
     """A new project's job whose two mark_image units are asleep."""
     ids = _project(served, name, _sleeping_steps(served))
     job = _submit(served, ids)
+    assert job["status"] == "submitted"  # answered at once: its units sleep 300 s
     wait_for("the sleeping units", lambda: len(_sleeping_units(job)) == 2)
     return ids, job
 
@@ -394,10 +397,10 @@ def test_a_job_of_a_killed_server_is_failed_after_the_restart(served: Served) ->
         img["types"].get("marked") for img in images["items"]
     )
     # the dataset is free again: a new job on it is accepted and runs
-    steps_done = _submit(served, ids)
-    stop = s.ok("POST", f"/projects/{p}/jobs/{steps_done['id']}/stop", status=202)
+    fresh = _submit(served, ids)
+    stop = s.ok("POST", f"/projects/{p}/jobs/{fresh['id']}/stop", status=202)
     assert stop["stop"] == "cancelled"
-    assert s.job_ended(p, steps_done["id"])["status"] == "failed"
+    assert s.job_ended(p, fresh["id"])["status"] == "failed"
 
 
 def test_a_graceful_shutdown_cancels_the_running_jobs(served: Served) -> None:
