@@ -50,24 +50,28 @@ def names_list(names: Iterable[str], budget: int = 120, *, quote: bool = True) -
 
 
 def _id_part(obj: Any) -> str:
+    """` id=N` when the object has been stored (has an id), else nothing."""
     value = getattr(obj, "id", None)
     return "" if value is None else f" id={value}"
 
 
 def workflow_repr(workflow: Any) -> str:
+    """`<Workflow 'name' id=..: N tasks [names...]>`, at most ~185 characters."""
     tasks = list(workflow.task_list)
-    names = names_list(_wftask_label(wft) for wft in tasks)
+    names = names_list((_wftask_label(wft) for wft in tasks), budget=100)
     return (
-        f"<Workflow {clip(workflow.name)!r}{_id_part(workflow)}: "
+        f"<Workflow {clip(workflow.name, 40)!r}{_id_part(workflow)}: "
         f"{len(tasks)} task{'s' if len(tasks) != 1 else ''} [{names}]>"
     )
 
 
 def _wftask_label(wftask: Any) -> str:
+    """A workflow task's alias, else its task's name."""
     return str(getattr(wftask, "alias", None) or wftask.task.name)
 
 
 def workflow_task_repr(wftask: Any) -> str:
+    """`<WorkflowTask #order 'task' alias=.. (type) id=..>`."""
     task = wftask.task
     kind = _value(getattr(wftask, "task_type", None) or getattr(task, "type", None))
     alias = getattr(wftask, "alias", None)
@@ -79,13 +83,16 @@ def workflow_task_repr(wftask: Any) -> str:
 
 
 def task_repr(task: Any) -> str:
+    """`<Task 'name' (type) from package version id=..>`."""
     package = getattr(task, "package", (None, getattr(task, "version", None)))
     pkg, version = package
-    where = f" from {clip(str(pkg), 40)} {version}" if pkg else f" {version}"
+    shown = clip(str(version), 30)
+    where = f" from {clip(str(pkg), 40)} {shown}" if pkg else f" {shown}"
     return f"<Task {clip(task.name)!r} ({_value(task.type)}){where}{_id_part(task)}>"
 
 
 def task_group_repr(group: Any) -> str:
+    """`<TaskGroup package version (origin, N tasks, active|inactive) id=..>`."""
     n = len(group.task_list)
     state = "active" if group.active else "inactive"
     return (
@@ -96,6 +103,7 @@ def task_group_repr(group: Any) -> str:
 
 
 def dataset_repr(dataset: Any) -> str:
+    """`<Dataset 'name' id=.. zarr_dir='..', N images>`, never the images."""
     n = len(dataset.images)
     return (
         f"<Dataset {clip(dataset.name, 40)!r}{_id_part(dataset)} "
@@ -112,6 +120,7 @@ def image_list_repr(images: Any) -> str:
 
 
 def job_repr(job: Any) -> str:
+    """`<Job id=.. status tasks i-j dataset=.. workflow=..>`, never the dumps."""
     return (
         f"<Job{_id_part(job)} {_value(job.status)} "
         f"tasks {job.first_task_index}-{job.last_task_index} "
@@ -120,6 +129,7 @@ def job_repr(job: Any) -> str:
 
 
 def job_outcome_repr(outcome: Any) -> str:
+    """`<JobOutcome id status: N tasks run, M failures>`."""
     tasks = len(outcome.progress)
     failures = len(outcome.failures)
     reason = outcome.cancel_reason
@@ -143,6 +153,7 @@ def progress_summary(tasks: Iterable[Any]) -> str:
 
 
 def job_handle_repr(handle: Any) -> str:
+    """`<JobHandle id status: per-task units done/total>`."""
     return (
         f"<JobHandle {handle.id} {_value(handle.status)}: "
         f"{progress_summary(handle.progress())}>"
