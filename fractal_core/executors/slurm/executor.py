@@ -235,8 +235,10 @@ class SlurmExecutor:
             argv = ["sh", "-c", 'command -v -- "$1" >/dev/null', "sh", program]
         try:
             return self.host.run(argv, timeout=COMMAND_TIMEOUT).ok
-        except HostError:
-            return False
+        except HostError as exc:  # the host is unreachable: not the command's fault
+            raise ExecutorError(
+                f"Cannot check the program {program!r} on the host: {exc}"
+            ) from exc
 
     def _groups(
         self, units: list[WorkUnit], indices: list[int]

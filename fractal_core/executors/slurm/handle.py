@@ -81,6 +81,7 @@ class SlurmHandle(ResultBoard):
         self._io = threading.Lock()
         self._odd_outputs: dict[str, str] = {}
         self._end_failures: dict[str, int] = {}
+        self._list_error = ""
         self.submit_errors: list[str] = []
 
     # -- bookkeeping (submission and attach) -------------------------------------
@@ -124,11 +125,11 @@ class SlurmHandle(ResultBoard):
             )
         except HostError as exc:
             logger.warning("Cannot list %s: %s", self.status_dir, exc)
+            self._list_error = str(exc)
             return None
         if result.returncode not in (0, 1):  # 1: no line at all (no file yet)
-            logger.warning(
-                "Cannot list %s: %s", self.status_dir, result.stderr.strip()[-500:]
-            )
+            self._list_error = result.stderr.strip()[-500:]
+            logger.warning("Cannot list %s: %s", self.status_dir, self._list_error)
             return None
         return parse_status_listing(result.stdout)
 
@@ -252,7 +253,10 @@ class SlurmHandle(ResultBoard):
             try:
                 listing = self._listing()
                 if listing is None:
-                    raise HostError(f"cannot list {self.status_dir} on the host")
+                    raise HostError(
+                        f"cannot list {self.status_dir} on the host: "
+                        f"{self._list_error or 'unexpected output'}"
+                    )
                 self._apply(listing, final, err_text, indices)
             except HostError as exc:
                 self._end_later(final, indices, exc)
