@@ -307,13 +307,14 @@ def _record_folders_local(base_dir: str) -> list[str]:
 def _record_folders_remote(host: Host, base_dir: str) -> list[str]:
     """The same list on a remote host, with `find` (no symlinks followed)."""
     argv = ["find", base_dir, "-mindepth", "2", "-maxdepth", str(_MAX_DEPTH + 1)]
-    argv += ["-type", "f", "-name", RECORD_FILENAME]
+    argv += ["-type", "f", "-name", RECORD_FILENAME, "-print0"]
     res = host.run(argv)
     if not res.ok and not res.stdout:
         raise TaskGroupRecordError(
             f"Cannot list {base_dir}: {res.stderr.strip()[-1000:]}"
         )
-    return [posixpath.dirname(line) for line in res.stdout.splitlines() if line]
+    # NUL-separated: folder names may hold newlines (e.g. a custom group's label).
+    return [posixpath.dirname(name) for name in res.stdout.split("\0") if name]
 
 
 def _sort_key(group: TaskGroup) -> tuple[object, ...]:
