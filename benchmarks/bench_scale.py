@@ -42,7 +42,9 @@ TARGETS = {
     "update 1,000 (SQLite)": 0.2,
 }
 WELLS = [f"{row}{col:02d}" for row in "ABCDEFGH" for col in range(1, 13)]
-TASK = "import sys\nopen(sys.argv[sys.argv.index('--out-json') + 1], 'w').write('null')\n"
+TASK = (
+    "import sys\nopen(sys.argv[sys.argv.index('--out-json') + 1], 'w').write('null')\n"
+)
 
 
 def rss_mib() -> float:
@@ -208,12 +210,13 @@ def child_queries(n: int, sqlite: bool) -> dict[str, Any]:
     out["baseline filter attribute"] = _timed(
         lambda: filter_image_list(plain, None, one_well)
     )[0]
-    del plain
     step = max(1, n // 1000)
     raw = {
         "image_list_updates": [
-            {"zarr_url": f"{zarr_dir}/plate.zarr/{WELLS[i % 96]}/{i}",
-             "attributes": {"checked": True}}
+            {
+                "zarr_url": f"{zarr_dir}/plate.zarr/{WELLS[i % 96]}/{i}",
+                "attributes": {"checked": True},
+            }
             for i in range(0, n, step)
         ][:1000]
     }
@@ -253,12 +256,23 @@ def _sqlite_update(images: Any, changes: Any) -> tuple[float, float]:
         store_s = time.perf_counter() - start
         recorder = store.recorder()
         run_id = recorder.run_started(
-            dataset_id=ds.id, workflowtask_id=1, job_id=1, task_id=1,
-            workflowtask_dump={}, task_group_dump={}, num_available_images=len(images),
+            dataset_id=ds.id,
+            workflowtask_id=1,
+            job_id=1,
+            task_id=1,
+            workflowtask_dump={},
+            task_group_dump={},
+            num_available_images=len(images),
         )
         event = TaskApplied(
-            job_id=1, dataset_id=ds.id, workflowtask_id=1, run_id=run_id,
-            changes=changes, images=images, num_tasks=1, num_new_images=0,
+            job_id=1,
+            dataset_id=ds.id,
+            workflowtask_id=1,
+            run_id=run_id,
+            changes=changes,
+            images=images,
+            num_tasks=1,
+            num_new_images=0,
         )
         seconds = _timed(lambda: recorder.task_applied(event))[0]
         store.close()
@@ -298,13 +312,17 @@ def report(n: int, sqlite: bool) -> None:
     other = total - sum(stages.values())
     for stage, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
         print(f"    {stage:<32} {seconds:7.3f} s  {100 * seconds / total:5.1f} %")
-    print(f"    {'other (job set-up, copies, log)':<32} {other:7.3f} s  "
-          f"{100 * other / total:5.1f} %")
+    print(
+        f"    {'other (job set-up, copies, log)':<32} {other:7.3f} s  "
+        f"{100 * other / total:5.1f} %"
+    )
     queries = run_child(["queries", str(n), "1" if sqlite else "0"])
     for label, seconds in queries.items():
         target = TARGETS.get(label)
-        mark = "" if target is None else (
-            f"  (target < {target:g} s: {'ok' if seconds < target else 'SLOW'})"
+        mark = (
+            ""
+            if target is None
+            else (f"  (target < {target:g} s: {'ok' if seconds < target else 'SLOW'})")
         )
         print(f"  {label:<32} {seconds:8.4f} s{mark}")
 

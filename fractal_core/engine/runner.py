@@ -31,6 +31,7 @@ from ..types.filters import validate_filters
 from .apply import AppliedOutput
 from .apply import ImageIndex
 from .apply import apply_task_output
+from .apply import touch_images
 from .control import PROGRESS_LOGGER
 from .control import JobControl
 from .control import TaskProgress
@@ -42,7 +43,9 @@ from .errors import EmptyImageListError
 from .errors import InvalidTaskRange
 from .errors import JobCancelledError
 from .errors import JobExecutionError
+from .fast_output import parse_task_output
 from .outputs import MergedOutput
+from .outputs import merge_outputs
 from .outputs import merge_task_outputs
 from .recorder import HistoryQueries
 from .recorder import HistoryStatus
@@ -55,6 +58,7 @@ from .selection import select_images
 
 __all__ = [
     "DEFAULT_MAX_PARALLELIZATION_LIST_SIZE",
+    "apply_raw_output",
     "FailedUnit",
     "image_changes",
     "validate_job_filters",
@@ -202,18 +206,23 @@ def workflowtask_key(wftask: Any, position: int) -> Hashable:
 def _as_index(images: Any) -> ImageIndex:
     """An ordered zarr_url -> image dict mapping from an ImageList or a list.
 
-    An `ImageList` holds complete, validated images; anything else (a list of
-    dicts) is validated here, which also fills the default keys.
+    An `ImageList` holds complete, validated images and lends its own index
+    (copy-on-write, read only here: applying outputs works on a copy); anything
+    else (a list of dicts) is validated here, which also fills the default keys.
     """
     if not isinstance(images, ImageList):
         images = ImageList(images)
-    return {img["zarr_url"]: img for img in images}
+    return images._shared_store()
 
 
 def _to_image_list(index: ImageIndex) -> ImageList:
-    # Images in the index were validated on the way in (dataset images) or
-    # built from validated task outputs, so no second validation pass is made.
-    return ImageList.trusted(index.values())
+    """The index as an ImageList, without copying it or validating it again.
+
+    Images in the index were validated on the way in (dataset images) or built
+    from validated task outputs; the list shares the index copy-on-write, so
+    the engine's own reference stays unchanged whatever the caller does.
+    """
+    return ImageList._sharing(index)
 
 
 def _status_filter(
@@ -238,14 +247,24 @@ def _merge(
     selection: Selection,
     touch_only_successful_units: bool,
     pause_gc: bool = False,
-) -> MergedOutput:
+) -> tuple[MergedOutput, list[str] | None]:
+    """The merged outputs, and the zarr_urls to touch when they change nothing.
+
+    `merge_task_outputs` spelled out: instead of one empty update per input
+    image, the images to touch are returned as zarr_urls (`touch_images`).
+    """
     ordered = [o for _, o in sorted(outcomes.items())]
     outputs = [o.task_output for o in ordered if o.task_output is not None]
+    if not outputs:
+        return MergedOutput(), None
+    merged = merge_outputs(outputs, pause_gc=pause_gc)
+    if not merged.is_empty:
+        return merged, None
     touched = selection.zarr_urls
     if touch_only_successful_units:
         ok_urls = {url for o in ordered if o.exception is None for url in o.zarr_urls}
         touched = [url for url in touched if url in ok_urls]
-    return merge_task_outputs(outputs, touched, pause_gc=pause_gc)
+    return merged, touched
 
 
 @dataclass
@@ -550,15 +569,21 @@ def _merge_and_apply(
 ) -> tuple[MergedOutput, AppliedOutput]:
     """Merge the successful units' outputs and apply them to a copy of the index."""
     try:
-        merged = _merge(outcomes, selection, env.settings.touch_only_successful_units)
-        merged.check_zarr_urls_are_unique()
-        applied = apply_task_output(
-            state.index,
-            merged,
-            zarr_dir=env.zarr_dir,
-            output_types=getattr(task, "output_types", None) or {},
-            pause_gc=env.settings.pause_gc,
+        merged, touched = _merge(
+            outcomes, selection, env.settings.touch_only_successful_units
         )
+        output_types = getattr(task, "output_types", None) or {}
+        if touched is not None:
+            applied = touch_images(state.index, touched, output_types=output_types)
+        else:
+            merged.check_zarr_urls_are_unique()
+            applied = apply_task_output(
+                state.index,
+                merged,
+                zarr_dir=env.zarr_dir,
+                output_types=output_types,
+                pause_gc=env.settings.pause_gc,
+            )
     except Exception as exc:
         env.log.error(
             "Unexpected error in post-task-execution block. Original error: %s", exc
@@ -572,6 +597,12 @@ def image_changes(
 ) -> ImageChanges:
     """What applying a task changed, in O(k) for k touched images."""
     after = applied.images
+    if applied.updated_are_changes:
+        return ImageChanges(
+            created=[after[url] for url in applied.created if url in after],
+            updated=[after[url] for url in applied.updated],
+            removed=list(applied.removed),
+        )
     updated = []
     for url in dict.fromkeys(applied.updated):
         new = after.get(url)
@@ -600,7 +631,8 @@ def _persist(
     state.type_filters.update(getattr(task, "output_types", None) or {})
     images = _to_image_list(state.index)
     env.dataset.images = images
-    env.recorder.task_applied(
+    _record_applied(
+        env.recorder,
         TaskApplied(
             job_id=env.job_id,
             dataset_id=env.dataset_id,
@@ -611,8 +643,33 @@ def _persist(
             num_tasks=num_tasks,
             num_new_images=applied.num_new_images,
             executor_error_log=getattr(env.executor, "executor_error_log", None),
-        )
+        ),
     )
+
+
+def _record_applied(recorder: Recorder, event: TaskApplied) -> None:
+    """Tell the recorder a task's outputs were applied (one transaction)."""
+    recorder.task_applied(event)
+
+
+def apply_raw_output(
+    images: ImageList,
+    raw: Any,
+    zarr_dir: str,
+    output_types: Mapping[str, bool],
+) -> tuple[ImageList, ImageChanges]:
+    """One unit's raw output parsed, merged and applied to `images` (a copy).
+
+    The engine's post-processing of a task in one call (for benchmarks and
+    embedding code); `images` is left unchanged.
+    """
+    merged = merge_task_outputs([parse_task_output(raw)], [])
+    merged.check_zarr_urls_are_unique()
+    index = _as_index(images)
+    applied = apply_task_output(
+        index, merged, zarr_dir=zarr_dir, output_types=output_types
+    )
+    return _to_image_list(applied.images), image_changes(index, applied)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
-from ..images.tools import filter_image_list
+from ..images.image_list import select_stored
 from ..images.tools import merge_type_filters
 
 __all__ = ["Selection", "effective_type_filters", "select_images"]
@@ -25,7 +25,7 @@ __all__ = ["Selection", "effective_type_filters", "select_images"]
 class Selection:
     """The images a task runs on and the filters that chose them."""
 
-    images: list[dict[str, Any]] = field(default_factory=list)
+    images: list[Mapping[str, Any]] = field(default_factory=list)
     num_available: int = 0
     type_filters: dict[str, bool] = field(default_factory=dict)
 
@@ -62,15 +62,19 @@ def select_images(
     wftask_type_filters: Mapping[str, bool],
     attribute_filters: Mapping[str, Sequence[Any]] | None,
 ) -> Selection:
-    """The images one workflow task runs on, in image-list order."""
+    """The images one workflow task runs on, in image-list order.
+
+    The selected dicts are the input's own (not copies: read them only), so
+    selecting from a million images allocates no image.
+    """
     if is_converter:
         return Selection()
     type_filters = effective_type_filters(
         current_type_filters, task_input_types, wftask_type_filters
     )
-    type_filtered = filter_image_list(images, type_filters=type_filters)
+    type_filtered = list(select_stored(images, tuple(type_filters.items()), ()))
     selected = (
-        filter_image_list(type_filtered, attribute_filters=attribute_filters)
+        list(select_stored(type_filtered, (), tuple(attribute_filters.items())))
         if attribute_filters
         else type_filtered
     )

@@ -2,12 +2,17 @@
 
 Images are stored as plain dicts {zarr_url, origin, attributes, types} in a dict
 keyed by zarr_url, whose insertion order is the list order. Look-up, insertion,
-update and removal are O(1); a filter is one linear pass.
+update and removal are O(1). Equal types dicts are stored once and shared.
 
 Stored dicts are never mutated in place: every change builds a new dict and
-replaces the old one, so `copy()` (a shallow copy of the index) is isolated from
-the original. Everything handed out (`__iter__`, `__getitem__`, `to_list`,
+replaces the old one. The zarr_url index itself is copy-on-write: `copy()` and
+the engine share it, and the first change after sharing copies it, so copies
+stay isolated. Everything handed out (`__iter__`, `__getitem__`, `to_list`,
 `filter`) is a copy that callers may mutate freely.
+
+Filters: a type filter is one pass over the images; an attribute filter uses
+an index by attribute value (built on first use for that key, then kept up to
+date by every change), so a selective filter costs O(k log k) for k matches.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from math import isfinite
 from typing import Any
+from typing import TypeVar
 
 from pydantic import BaseModel
 from pydantic import GetCoreSchemaHandler
@@ -34,11 +40,14 @@ from fractal_core.views import text as views_text
 
 from .errors import DuplicateImageError
 from .errors import ImageNotFoundError
+from .index import AttributeIndex
+from .index import shared_types
 from .models import SingleImage
 
-__all__ = ["ImageList", "ImageRecord"]
+__all__ = ["ImageList", "ImageRecord", "select_stored"]
 
 ImageDict = dict[str, Any]
+_M = TypeVar("_M", bound=Mapping[str, Any])
 
 
 class ImageRecord(TypedDict):
@@ -55,6 +64,8 @@ _TYPES_UPDATE = TypeAdapter(ImageTypes)
 _ATTRIBUTE_TYPES: frozenset[type] = frozenset({int, float, str, bool, type(None)})
 _STORED_ATTRIBUTE_TYPES = frozenset({int, float, str, bool})
 _BOOL_TYPE = frozenset({bool})
+_SCAN_ABOVE = 1024
+"""Lists above this size scan instead of sorting more than 1/8 of the images."""
 
 
 def _already_valid(values: Mapping[str, Any], value_types: frozenset[type]) -> bool:
@@ -95,7 +106,7 @@ def _as_image_dict(image: Mapping[str, Any] | SingleImage, validate: bool) -> Im
             "zarr_url": image["zarr_url"],
             "origin": image.get("origin"),
             "attributes": {} if attributes is None else attributes.copy(),
-            "types": {} if types is None else types.copy(),
+            "types": {} if types is None else shared_types(types),
         }
     if validate:
         canonical = _canonical_image(image)
@@ -104,12 +115,14 @@ def _as_image_dict(image: Mapping[str, Any] | SingleImage, validate: bool) -> Im
     if isinstance(image, BaseModel):
         image = image.model_dump()
     if validate:
-        return SingleImage.model_validate(image).model_dump()
+        dumped = SingleImage.model_validate(image).model_dump()
+        dumped["types"] = shared_types(dumped["types"])
+        return dumped
     return {
         "zarr_url": image["zarr_url"],
         "origin": image.get("origin"),
         "attributes": dict(image.get("attributes") or {}),
-        "types": dict(image.get("types") or {}),
+        "types": shared_types(image.get("types") or {}),
     }
 
 
@@ -142,14 +155,14 @@ def _canonical_image(image: object) -> ImageDict | None:
         "zarr_url": zarr_url,
         "origin": origin,
         "attributes": attributes.copy(),
-        "types": types.copy(),
+        "types": shared_types(types),
     }
 
 
 class ImageList:
     """Ordered collection of images indexed by zarr_url (see module docstring)."""
 
-    __slots__ = ("_images", "_validate")
+    __slots__ = ("_images", "_index", "_shared", "_validate")
 
     def __init__(
         self,
@@ -159,6 +172,8 @@ class ImageList:
     ) -> None:
         self._validate = validate
         self._images: dict[str, ImageDict] = {}
+        self._shared = False
+        self._index: AttributeIndex | None = None
         store = self._images
         for image in images:
             new = _as_image_dict(image, validate)
@@ -177,11 +192,36 @@ class ImageList:
     def _from_trusted(
         cls, images: dict[str, ImageDict], validate: bool = True
     ) -> ImageList:
-        """Wrap an already-built index without copying or validating it."""
+        """Wrap an already-built index without copying or validating it.
+
+        The new list owns `images`: the caller must not change it afterwards.
+        """
         new = cls.__new__(cls)
         new._images = images
         new._validate = validate
+        new._shared = False
+        new._index = None
         return new
+
+    @classmethod
+    def _sharing(cls, images: dict[str, ImageDict]) -> ImageList:
+        """Wrap `images` copy-on-write: its first change copies the index."""
+        new = cls._from_trusted(images)
+        new._shared = True
+        return new
+
+    def _shared_store(self) -> dict[str, ImageDict]:
+        """The zarr_url index, shared read-only (this list copies it before
+        its next change); its image dicts must never be mutated."""
+        self._shared = True
+        return self._images
+
+    def _own(self) -> dict[str, ImageDict]:
+        """The zarr_url index, copied first if it is shared."""
+        if self._shared:
+            self._images = dict(self._images)
+            self._shared = False
+        return self._images
 
     # --- read access -------------------------------------------------------
 
@@ -234,8 +274,10 @@ class ImageList:
         return [_copy_image(image) for image in self._images.values()]
 
     def copy(self) -> ImageList:
-        """A cheap independent copy (stored image dicts are shared, never mutated)."""
-        return ImageList._from_trusted(dict(self._images), self._validate)
+        """An independent copy in O(1): both share the index copy-on-write."""
+        new = ImageList._from_trusted(self._shared_store(), self._validate)
+        new._shared = True
+        return new
 
     def __copy__(self) -> ImageList:
         return self.copy()
@@ -253,12 +295,12 @@ class ImageList:
         new = _as_image_dict(image, self._validate)
         if new["zarr_url"] in self._images:
             raise DuplicateImageError(new["zarr_url"])
-        self._images[new["zarr_url"]] = new
+        self._store(new["zarr_url"], new)
 
     def set(self, image: Mapping[str, Any] | SingleImage) -> None:
         """Insert the image, or replace the one with its zarr_url in place."""
         new = _as_image_dict(image, self._validate)
-        self._images[new["zarr_url"]] = new
+        self._store(new["zarr_url"], new)
 
     def update(
         self,
@@ -290,15 +332,29 @@ class ImageList:
         if types:
             if self._validate and not _already_valid(types, _BOOL_TYPE):
                 types = _TYPES_UPDATE.validate_python(types)
-            new["types"] = {**old["types"], **types}
-        self._images[zarr_url] = new
+            new["types"] = shared_types({**old["types"], **types})
+        self._store(zarr_url, new)
 
     def remove(self, zarr_url: str) -> None:
         """Remove the image; ImageNotFoundError if the zarr_url is absent."""
+        images = self._own()
         try:
-            del self._images[zarr_url]
+            old = images.pop(zarr_url)
         except KeyError:
             raise ImageNotFoundError(zarr_url) from None
+        if self._index is not None:
+            self._index.removed(zarr_url, old)
+
+    def _store(self, zarr_url: str, new: ImageDict) -> None:
+        """Insert or replace one stored image, keeping the attribute index."""
+        images = self._own()
+        old = images.get(zarr_url)
+        images[zarr_url] = new
+        if self._index is not None:
+            if old is None:
+                self._index.added(zarr_url, new)
+            else:
+                self._index.replaced(zarr_url, old, new)
 
     # --- queries -----------------------------------------------------------
 
@@ -344,17 +400,58 @@ class ImageList:
         valid_types, valid_attributes = validate_filters(
             type_filters, attribute_filters
         )
-        wanted_types = tuple(valid_types.items())
-        attrs = valid_attributes.items()
-        try:
-            return _select(
-                self._images.values(),
-                wanted_types,
-                tuple((key, _membership(values)) for key, values in attrs),
+        return self._select_valid(valid_types, valid_attributes)
+
+    def _select_valid(
+        self,
+        type_filters: Mapping[str, Any],
+        attribute_filters: Mapping[str, Sequence[Any]],
+    ) -> list[ImageDict] | Iterable[ImageDict]:
+        """Stored images matching already-validated filters (never hand out)."""
+        wanted_types = tuple(type_filters.items())
+        attrs = attribute_filters.items()
+        if attrs:
+            found = self._indexed(wanted_types, tuple(attrs))
+            if found is not None:
+                return found
+        return select_stored(self._images.values(), wanted_types, tuple(attrs))
+
+    def _indexed(
+        self,
+        wanted_types: tuple[tuple[str, Any], ...],
+        wanted_attrs: tuple[tuple[str, Sequence[Any]], ...],
+    ) -> list[ImageDict] | None:
+        """The matches through the attribute index, or None to scan instead.
+
+        Candidates come from the smallest attribute filter's buckets; every
+        candidate is then checked against all filters (exact by construction).
+        """
+        if self._index is None:
+            self._index = AttributeIndex(self._images)
+        index = self._index
+        best: tuple[list[dict[str, None]], bool] | None = None
+        for key, values in wanted_attrs:
+            found = index.candidates(self._images, key, values)
+            if found is None:
+                return None
+            if best is None or sum(map(len, found[0])) < sum(map(len, best[0])):
+                best = found
+        assert best is not None
+        buckets, in_order = best
+        size = sum(map(len, buckets))
+        if len(self._images) > _SCAN_ABOVE and size * 8 > len(self._images):
+            return None
+        if in_order:
+            urls: Iterable[str] = buckets[0] if buckets else ()
+        else:
+            urls = sorted(
+                (url for bucket in buckets for url in bucket),
+                key=index.positions.__getitem__,
             )
-        except TypeError:
-            # An unhashable value somewhere: fall back to list membership.
-            return _select(self._images.values(), wanted_types, tuple(attrs))
+        images = self._images
+        return list(
+            select_stored([images[url] for url in urls], wanted_types, wanted_attrs)
+        )
 
     # --- pydantic integration ---------------------------------------------
 
@@ -390,11 +487,31 @@ class ImageList:
         return self
 
 
-def _select(
-    images: Iterable[ImageDict],
+def select_stored(
+    images: Iterable[_M],
     wanted_types: tuple[tuple[str, Any], ...],
     wanted_attrs: tuple[tuple[str, Any], ...],
-) -> Iterable[ImageDict]:
+) -> Iterable[_M]:
+    """The images matching the filters, in order, not copied (`match_filter`).
+
+    Attribute values are turned into sets when all are hashable (an
+    unhashable image value then falls back to list membership).
+    """
+    try:
+        return _select(
+            images,
+            wanted_types,
+            tuple((key, _membership(values)) for key, values in wanted_attrs),
+        )
+    except TypeError:
+        return _select(images, wanted_types, wanted_attrs)
+
+
+def _select(
+    images: Iterable[_M],
+    wanted_types: tuple[tuple[str, Any], ...],
+    wanted_attrs: tuple[tuple[str, Any], ...],
+) -> Iterable[_M]:
     """One linear pass selecting the images that match pre-processed filters."""
     if not wanted_types and not wanted_attrs:
         return images
@@ -412,7 +529,7 @@ def _select(
 
 
 def _matches(
-    image: ImageDict,
+    image: Mapping[str, Any],
     wanted_types: tuple[tuple[str, Any], ...],
     wanted_attrs: tuple[tuple[str, Any], ...],
 ) -> bool:
