@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..engine.recorder import InMemoryRecorder
-from ..engine.recorder import RunRecord
-from ..engine.recorder import UnitRecord
-from ..images.image_list import ImageList
-from .base import ImagePage
-from .base import Page
-from .history_common import status_image_page
-from .history_common import window_of
+from ...engine.recorder import InMemoryRecorder
+from ...engine.recorder import RunRecord
+from ...engine.recorder import UnitRecord
+from ...images.image_list import ImageList
+from ..base import ImagePage
+from ..base import Page
+from ..history_common import status_image_page
+from ..history_common import window_of
 
 __all__ = ["MemoryHistoryReads"]
 
