@@ -8,9 +8,15 @@ end). The units are packed into at most `--jobs` SLURM jobs of 2 slots each
 `squeue`, `scontrol` and status-listing calls, the wall time of both runs,
 and the SLURM overhead per unit over the local executor.
 
-    python benchmarks/bench_slurm.py [--units 1000] [--jobs 10] [--poll 1.0]
+Then (unless `--no-ssh`) the same units run over SSH: `SSHHost` logged in as
+the test user on the suite's private sshd (`tests/ssh`), unit files in that
+user's folder (args files sent by tar, outputs and logs fetched by tar).
+Printed as well: SSH commands in all, SSH commands per watcher round while
+polling, SFTP operations, and the overhead per unit over the local executor.
 
-Needs root (or an already running test cluster).
+    python benchmarks/bench_slurm.py [--units 1000] [--jobs 10] [--poll 1.0] [--no-ssh]
+
+Needs root (or an already running test cluster and sshd).
 """
 
 from __future__ import annotations
@@ -60,22 +66,85 @@ class CountingHost(LocalHost):
         return super().run(argv, env=env, cwd=cwd, timeout=timeout, on_output=on_output)
 
 
-def make_units(folder: Path, n_units: int) -> list[WorkUnit]:
+def make_units(folder: Path, n_units: int, remote: str | None = None) -> list[WorkUnit]:
+    """Trivial units; with `remote`, their files live there on the host too."""
     folder.mkdir(parents=True)
     units = []
     for i in range(n_units):
         args_file = folder / f"{i:07d}-args.json"
         args_file.write_text(json.dumps({"zarr_url": f"/data/{i}"}))
+        names = (f"{i:07d}-args.json", f"{i:07d}-metadiff.json", f"{i:07d}-log.txt")
         units.append(
             WorkUnit(
                 id=str(i),
                 command="true",
                 args_file=args_file,
-                output_file=folder / f"{i:07d}-metadiff.json",
-                log_file=folder / f"{i:07d}-log.txt",
+                output_file=folder / names[1],
+                log_file=folder / names[2],
+                args_file_remote=None if remote is None else f"{remote}/{names[0]}",
+                output_file_remote=None if remote is None else f"{remote}/{names[1]}",
+                log_file_remote=None if remote is None else f"{remote}/{names[2]}",
             )
         )
     return units
+
+
+def run_over_ssh(
+    ns: argparse.Namespace, env: Mapping[str, str], local_s: float
+) -> None:
+    """The same units through SlurmExecutor on an SSHHost; print its figures."""
+    from fractal_core.hosts import SSHHost
+    from tests.ssh import sshd as test_sshd
+
+    server = test_sshd.start()
+    root = Path(tempfile.mkdtemp(prefix="bench_slurm_ssh_"))
+    root.chmod(0o777)
+    try:
+        e = server.endpoint
+        host = SSHHost(e.host, e.user, port=e.port, key_path=e.key_path, env=env)
+        remote = f"{root}/remote"
+        host.mkdir(remote)
+        watcher = SlurmWatcher(host, env=env, interval=ns.poll)
+        executor = SlurmExecutor(
+            host,
+            remote_workdir=f"{remote}/slurm",
+            resource=resource(ns.jobs),
+            slurm_env=env,
+            watcher=watcher,
+        )
+        units = make_units(root / "units", ns.units, remote=f"{remote}/units")
+        shared = host._shared
+        start = time.perf_counter()
+        handle = executor.submit(units)
+        submit_s = time.perf_counter() - start
+        after_submit = shared.commands
+        results = handle.results()
+        total_s = time.perf_counter() - start
+        executor.shutdown()
+        failed = [r for r in results.values() if not r.ok]
+        assert not failed, failed[:3]
+        rounds = max(1, watcher.stats.rounds)
+        n = ns.units
+        print("--- over SSH (SSHHost on loopback, unit files by tar) ---")
+        print(f"sbatch calls:          {executor.sbatch_calls}")
+        print(f"squeue calls:          {watcher.stats.squeue} ({rounds} rounds)")
+        print(f"SSH commands:          {shared.commands} ({after_submit} to submit)")
+        print(
+            "SSH commands per poll: "
+            f"{(shared.commands - after_submit) / rounds:.1f} "
+            "(squeue + status listing per running handle + fetches)"
+        )
+        print(f"SFTP operations:       {shared.sftp_ops}")
+        print(f"submit() returned in:  {submit_s:.2f} s")
+        print(f"SLURM over SSH total:  {total_s:.1f} s")
+        print(
+            "overhead per unit:     "
+            f"{(total_s - local_s) / n * 1000:.0f} ms over the local executor"
+        )
+        host.close()
+    finally:
+        test_sshd.stop(server)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def resource(max_jobs: int) -> SlurmResourceConfig:
@@ -97,6 +166,7 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=10)
     parser.add_argument("--poll", type=float, default=1.0)
+    parser.add_argument("--no-ssh", action="store_true", help="skip the SSH run")
     ns = parser.parse_args()
 
     from tests.slurm import cluster as test_cluster
@@ -144,6 +214,8 @@ def main() -> None:
             f"{(slurm_s - local_s) / n * 1000:.0f} ms "
             f"(SLURM {slurm_s / n * 1000:.0f} ms/unit, local {local_s / n * 1000:.1f})"
         )
+        if not ns.no_ssh:
+            run_over_ssh(ns, running.env, local_s)
     finally:
         test_cluster.release(running)
         shutil.rmtree(root, ignore_errors=True)
