@@ -373,11 +373,19 @@ class HistoryReads(Protocol):
 
 @runtime_checkable
 class UnitOfWork(Protocol):
-    projects: ProjectRepository
-    datasets: DatasetRepository
-    workflows: WorkflowRepository
-    task_groups: TaskGroupRepository
-    jobs: JobRepository
+    # Read-only properties, not plain attributes: a protocol attribute is
+    # invariant, so an implementation typing its repositories more narrowly
+    # (SQLProjectRepository...) would not count as a UnitOfWork for mypy.
+    @property
+    def projects(self) -> ProjectRepository: ...
+    @property
+    def datasets(self) -> DatasetRepository: ...
+    @property
+    def workflows(self) -> WorkflowRepository: ...
+    @property
+    def task_groups(self) -> TaskGroupRepository: ...
+    @property
+    def jobs(self) -> JobRepository: ...
 
     def commit(self) -> None: ...
     def rollback(self) -> None: ...

@@ -26,7 +26,6 @@ from dataclasses import field
 from pathlib import Path
 from typing import Annotated
 from typing import Any
-from typing import cast
 
 from fastapi import APIRouter
 from fastapi import Depends
@@ -80,9 +79,7 @@ def open_backend(settings: Settings) -> Backend:
     """Open the store, recover what a dead process left, start the executor."""
     for folder in (settings.tasks_dir, settings.jobs_dir, settings.projects_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    # SQLStore implements Store; mypy refuses it only because the protocol's
-    # repository attributes are mutable (invariant) while SQLStore's are narrower.
-    store = cast(Store, SQLStore(settings.database_url))
+    store: Store = SQLStore(settings.database_url)
     collection = CollectionSettings.for_current_python(
         str(settings.tasks_dir), upgrade_pip=settings.upgrade_pip
     )
