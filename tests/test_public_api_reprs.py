@@ -206,3 +206,22 @@ def test_reprs_stay_under_the_limit_whatever_the_names(
         assert "\n" not in text
     shown = re.search(r"(\d+) tasks?", repr(workflow))
     assert shown is not None and int(shown.group(1)) == len(task_names)
+
+
+def test_print_shows_the_short_form() -> None:
+    """str() (what print() shows) is the short repr, not pydantic's field list."""
+    workflow, dataset, group = three_task_workflow(), big_dataset(), big_group(3)
+    job = fc.Job(
+        id=1,
+        project_id=1,
+        dataset_id=5,
+        workflow_id=11,
+        first_task_index=0,
+        last_task_index=2,
+        workflow_dump=workflow.model_dump(),
+        dataset_dump={"name": "plate"},
+    )
+    objects = (workflow, dataset, group, group.task_list[0], workflow.task_list[0], job)
+    for obj in objects:
+        assert str(obj) == repr(obj)
+        assert len(str(obj)) < LIMIT

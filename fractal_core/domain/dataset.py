@@ -85,6 +85,9 @@ class Dataset(BaseModel):
     def __repr__(self) -> str:
         return views_text.dataset_repr(self)
 
+    # print() shows the short form too (pydantic's str lists every field).
+    __str__ = __repr__
+
     def _repr_html_(self) -> str:
         return views_html.dataset_html(self)
 

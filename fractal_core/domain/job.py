@@ -157,3 +157,6 @@ class Job(BaseModel):
 
     def __repr__(self) -> str:
         return views_text.job_repr(self)
+
+    # print() shows the short form too (pydantic's str lists every field).
+    __str__ = __repr__

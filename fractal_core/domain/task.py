@@ -114,6 +114,9 @@ class GroupLink:
         group = self.group
         return "GroupLink(None)" if group is None else f"GroupLink({group.pkg_name})"
 
+    # print() shows the short form too (pydantic's str lists every field).
+    __str__ = __repr__
+
 
 class Task(BaseModel):
     """One task of a task group, with the reference's field names.
@@ -275,6 +278,9 @@ class Task(BaseModel):
 
     def __repr__(self) -> str:
         return views_text.task_repr(self)
+
+    # print() shows the short form too (pydantic's str lists every field).
+    __str__ = __repr__
 
 
 _NOT_NULL_ON_UPDATE = (

@@ -276,6 +276,9 @@ class TaskGroup(BaseModel):
     def __repr__(self) -> str:
         return views_text.task_group_repr(self)
 
+    # print() shows the short form too (pydantic's str lists every field).
+    __str__ = __repr__
+
     def _repr_html_(self) -> str:
         return views_html.task_group_html(self)
 

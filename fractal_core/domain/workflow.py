@@ -342,5 +342,8 @@ class Workflow(BaseModel):
     def __repr__(self) -> str:
         return views_text.workflow_repr(self)
 
+    # print() shows the short form too (pydantic's str lists every field).
+    __str__ = __repr__
+
     def _repr_html_(self) -> str:
         return views_html.workflow_html(self)

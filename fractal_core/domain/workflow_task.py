@@ -78,6 +78,9 @@ class WorkflowTask(BaseModel):
     def __repr__(self) -> str:
         return views_text.workflow_task_repr(self)
 
+    # print() shows the short form too (pydantic's str lists every field).
+    __str__ = __repr__
+
 
 def check_sides(
     task_type: TaskType, task_name: str, values: dict[str, Any | None]
