@@ -193,6 +193,7 @@ def resume_task(
         raise NothingToResumeError(
             f"Task {plan.task_name!r} (#{plan.index}) has no image with status "
             f"{' or '.join(plan.statuses)} (statuses now: {plan.status_counts})."
+            + _filtered_out_hint(workflow, dataset, plan, recorder)
         )
     for name in ("first_task_index", "last_task_index"):
         if name in run_job_kwargs:
@@ -211,4 +212,34 @@ def resume_task(
             IMAGE_STATUS_KEY: list(plan.statuses),
         },
         **run_job_kwargs,
+    )
+
+
+def _filtered_out_hint(
+    workflow: Any, dataset: Any, plan: ResumePlan, recorder: Any
+) -> str:
+    """Why images recorded with a wanted status were not selected, if they exist.
+
+    The usual cause: a failed run of a task that returns nothing still gives
+    every selected image the task's output types (the reference's rule), so
+    the failed images no longer match its input types.
+    """
+    recorded = recorder.image_status(getattr(dataset, "id", None), plan.key)
+    present = {image["zarr_url"] for image in dataset.images}
+    left_out = [
+        url
+        for url, status in recorded.items()
+        if status in plan.statuses and url in present
+    ]
+    if not left_out:
+        return ""
+    wft = workflow.task_list[plan.index]
+    return (
+        f" {len(left_out)} image(s) recorded as {' or '.join(plan.statuses)} "
+        f"(e.g. {left_out[0]!r}) no longer pass the task's filters (input "
+        f"types {dict(wft.task.input_types or {})}, workflow-task type filters "
+        f"{dict(wft.type_filters or {})}): a failed run of a task that returns "
+        "nothing gives every selected image its output types, as the reference "
+        "does. Run the task with EngineSettings(touch_only_successful_units=True) "
+        "to keep failed images selectable."
     )

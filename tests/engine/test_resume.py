@@ -16,6 +16,7 @@ from fractal_core.engine.resume import NothingToResumeError
 from fractal_core.engine.resume import ResumeError
 from fractal_core.engine.resume import resume_plan
 from fractal_core.engine.resume import resume_task
+from fractal_core.engine.runner import EngineSettings
 from fractal_core.executors.local import LocalExecutor
 from fractal_core.images import IMAGE_STATUS_KEY
 
@@ -209,3 +210,69 @@ def test_task_by_name_and_by_object(testkit: InstalledTestkit, tmp_path: Path) -
     recorder = InMemoryRecorder()
     assert resume_plan(wf, ds, "mark_image", recorder=recorder).index == 1
     assert resume_plan(wf, ds, wf.task_list[1], recorder=recorder).index == 1
+
+
+def in_place_workflow(kit: InstalledTestkit, fail_on: list[str]) -> Workflow:
+    """create 4 images, then mark_image in place (returns nothing; marked: F->T)."""
+    wf = Workflow(name="resume-in-place")
+    wf.append_task(
+        kit.task("create_images"),
+        validate_args=False,
+        args_non_parallel={"num_images": 4},
+    )
+    wf.append_task(
+        kit.task("mark_image"), validate_args=False, args_parallel={"fail_on": fail_on}
+    )
+    return wf
+
+
+def test_in_place_task_failed_by_default_rules_gets_a_hint(
+    testkit: InstalledTestkit, tmp_path: Path
+) -> None:
+    """The reference's rule touches every selected image even when units fail.
+
+    The failed images then no longer match `marked: False`; resume says why and
+    what to do instead of only "no image with status failed".
+    """
+    zarr = tmp_path / "zarr"
+    urls = urls_of(zarr)
+    ds = Dataset(name="d", zarr_dir=str(zarr))
+    recorder = InMemoryRecorder()
+    wf = in_place_workflow(testkit, fail_on=[urls[2]])
+    assert run(wf, ds, recorder, tmp_path / "job1").status.value == "failed"
+    assert all(img["types"].get("marked") for img in ds.images)
+    with pytest.raises(NothingToResumeError) as info:
+        resume(wf, ds, recorder, tmp_path / "job2")
+    message = str(info.value)
+    assert "1 image(s) recorded as failed" in message and urls[2] in message
+    assert "touch_only_successful_units=True" in message
+    assert not (tmp_path / "job2").exists()
+
+
+def test_in_place_task_with_touch_only_successful_units_resumes(
+    testkit: InstalledTestkit, tmp_path: Path
+) -> None:
+    zarr = tmp_path / "zarr"
+    urls = urls_of(zarr)
+    ds = Dataset(name="d", zarr_dir=str(zarr))
+    recorder = InMemoryRecorder()
+    settings = EngineSettings(touch_only_successful_units=True)
+    wf = in_place_workflow(testkit, fail_on=[urls[2]])
+    with LocalExecutor(max_workers=2) as ex:
+        first = run_job(
+            workflow=wf,
+            dataset=ds,
+            executor=ex,
+            working_dir=tmp_path / "job1",
+            recorder=recorder,
+            settings=settings,
+        )
+    assert first.status.value == "failed"
+    marked = {img["zarr_url"]: bool(img["types"].get("marked")) for img in ds.images}
+    assert marked == {url: url != urls[2] for url in urls}
+    wf.task_list[1].args_parallel = {"fail_on": []}
+    second = resume(wf, ds, recorder, tmp_path / "job2", settings=settings)
+    assert second.status.value == "done", second.log
+    assert second.progress[0].units_total == 1
+    assert all(img["types"]["marked"] for img in ds.images)
+    assert second.image_status(1) == dict.fromkeys(urls, "done")
