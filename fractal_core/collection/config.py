@@ -142,7 +142,10 @@ class CollectionSettings(BaseModel):
     lock_timeout: float = -1
     """Seconds to wait for a package-folder lock; -1 waits forever."""
     lock_dir: SafeAbsPath | None = None
-    """Local folder for lock files; None puts `<path>.lock` next to each folder."""
+    """Folder for lock files on LocalHost; None puts `<path>.lock` next to each folder.
+
+    Other hosts always lock with a `<path>.lock` folder on the host itself.
+    """
 
     def pixi_settings(self) -> PixiSettings:
         """The pixi settings, or `PixiNotAvailable`."""
