@@ -25,10 +25,10 @@ if TYPE_CHECKING:
     from .executor import SlurmExecutor
 
 
-def handle_from_snapshot(
-    state: Mapping[str, Any], executor: SlurmExecutor
-) -> SlurmHandle:
-    """A handle watching the submission that `state` describes (checked first)."""
+def _checked_parts(
+    state: Mapping[str, Any],
+) -> tuple[Mapping[str, Any], list[Any], str]:
+    """The snapshot's `slurm` part, unit entries and handle id, or ExecutorError."""
     if not isinstance(state, Mapping):
         raise ExecutorError(f"Cannot attach: state={state!r} is not a mapping.")
     if state.get("version") != SNAPSHOT_VERSION:
@@ -51,17 +51,25 @@ def handle_from_snapshot(
     submission_dir, jobs = slurm.get("submission_dir"), slurm.get("jobs")
     if not isinstance(submission_dir, str) or not isinstance(jobs, Mapping):
         raise ExecutorError("Cannot attach: bad 'slurm' part of the state.")
+    return slurm, entries, handle_id
+
+
+def handle_from_snapshot(
+    state: Mapping[str, Any], executor: SlurmExecutor
+) -> SlurmHandle:
+    """A handle watching the submission that `state` describes (checked first)."""
+    slurm, entries, handle_id = _checked_parts(state)
     units = [_unit_of(e, f"units[{i}].") for i, e in enumerate(entries)]
     handle = SlurmHandle(
         units,
         host=executor.host,
         slurm_env=executor.slurm_env,
         watcher=executor.watcher,
-        submission_dir=submission_dir,
+        submission_dir=slurm["submission_dir"],
         handle_id=handle_id,
     )
     handle._cancelled = bool(slurm.get("cancelled"))
-    for job_id, info in jobs.items():
+    for job_id, info in slurm["jobs"].items():
         members = info.get("units") if isinstance(info, Mapping) else None
         if not isinstance(members, list) or not all(
             isinstance(i, int) and 0 <= i < len(units) for i in members
