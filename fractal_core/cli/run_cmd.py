@@ -1,9 +1,10 @@
-"""`run WORKFLOW_FILE`: run a workflow file exported by fractal-server, locally.
+"""`run WORKFLOW_FILE`: run a workflow file exported by fractal-server.
 
 Tasks are looked up among the groups collected under `--tasks-dir` (as
 `collect` leaves them); the dataset is a dataset file (`--dataset`) or a zarr
 folder (`--zarr-dir`, with `--scan` to start from the OME-Zarr images already
-in it). Progress goes to stderr, the final status to stdout.
+in it). Units run as local subprocesses or as SLURM jobs (`--executor slurm`,
+see `executor_opts`). Progress goes to stderr, the final status to stdout.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 from ..collection import find_task_groups
 from ..domain.dataset import Dataset
 from ..engine.job import run_job
-from ..executors.local import LocalExecutor
 from ..io.dataset_io import export_dataset_file
 from ..io.dataset_io import import_dataset_file
 from ..io.workflow_io import import_workflow_file
@@ -25,6 +25,8 @@ from ._common import EXIT_OK
 from ._common import UsageError
 from ._common import absolute_path
 from ._common import say
+from .executor_opts import add_executor_options
+from .executor_opts import make_executor
 from .groups_cmd import settings_for
 from .scan import find_ome_zarr_images
 
@@ -34,10 +36,11 @@ __all__ = ["add_parser"]
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "run",
-        help="run a workflow file on a dataset with the local executor",
+        help="run a workflow file on a dataset (local or SLURM executor)",
         description="Run WORKFLOW_FILE (exported by fractal-server or by "
-        "fractal_core) on a dataset, each task unit a subprocess, in the new "
-        "job folder JOB_DIR. Exit code 0 when the job is done, 1 when it failed.",
+        "fractal_core) on a dataset, each task unit a subprocess or a SLURM job, "
+        "in the new job folder JOB_DIR. Exit code 0 when the job is done, 1 "
+        "when it failed.",
     )
     p.add_argument("workflow_file", metavar="WORKFLOW_FILE")
     p.add_argument("--tasks-dir", required=True, help="collection base folder")
@@ -50,13 +53,12 @@ def add_parser(sub: Any) -> None:
         help="with --zarr-dir: start from the OME-Zarr images found in it",
     )
     p.add_argument("--job-dir", required=True, help="job folder (must not exist)")
-    p.add_argument("--executor", choices=["local"], default="local")
-    p.add_argument("--max-workers", type=int, default=None, help="parallel units")
     p.add_argument("--first-task", type=int, default=None, help="first task index")
     p.add_argument("--last-task", type=int, default=None, help="last task index")
     p.add_argument("--timeout", type=float, default=None, help="job time limit (s)")
     p.add_argument("--save-dataset", help="write the final dataset to this file")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_executor_options(p)
     p.set_defaults(handler=run)
 
 
@@ -76,8 +78,6 @@ def _dataset(args: argparse.Namespace) -> Dataset:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.max_workers is not None and args.max_workers < 1:
-        raise UsageError(f"--max-workers {args.max_workers}: give 1 or more.")
     workflow_file = absolute_path(args.workflow_file, "WORKFLOW_FILE")
     job_dir = absolute_path(args.job_dir, "--job-dir")
     if job_dir.exists() or job_dir.is_symlink():
@@ -87,11 +87,12 @@ def run(args: argparse.Namespace) -> int:
         if args.save_dataset
         else None
     )
+    executor = make_executor(args, job_dir)
     groups = find_task_groups(settings_for(args.tasks_dir))
     workflow = import_workflow_file(workflow_file, groups)
     dataset = _dataset(args)
     listener = None if args.quiet else ProgressPrinter(sys.stderr)
-    with LocalExecutor(max_workers=args.max_workers) as executor:
+    with executor:
         outcome = run_job(
             workflow=workflow,
             dataset=dataset,
