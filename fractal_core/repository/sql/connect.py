@@ -10,6 +10,7 @@ read-only work (`read_engine`) uses plain deferred transactions.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,33 @@ def read_url(url: str | Path) -> URL:
             "connections: give a file path."
         )
     return parsed
+
+
+def check_sqlite_file(url: URL) -> None:
+    """Refuse a SQLite path that is a folder, has a NUL byte or cannot be written.
+
+    The store writes (and WAL mode creates `-wal`/`-shm` files next to the
+    database), so a read-only file or folder is refused here, naming the file,
+    instead of failing later on the first write with SQLite's bare message.
+    """
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return
+    name = url.database
+    if "\0" in name:
+        raise RepositoryError(f"Invalid SQLite database path {name!r}: NUL byte.")
+    path = Path(name)
+    folder = path.parent
+    problem = None
+    if path.is_dir():
+        problem = "is a folder, not a database file"
+    elif not folder.is_dir():
+        problem = f"is in a folder that does not exist ({str(folder)!r})"
+    elif path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        problem = "is not readable and writable (read-only?)"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        problem = f"is in a read-only folder ({str(folder)!r})"
+    if problem is not None:
+        raise RepositoryError(f"The SQLite database file {name!r} {problem}.")
 
 
 def make_engine(url: URL, **options: Any) -> Engine:
