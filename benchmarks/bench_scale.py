@@ -31,6 +31,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,17 +52,20 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def make_images(zarr_dir: str, n: int) -> list[dict[str, Any]]:
+def iter_images(zarr_dir: str, n: int) -> Iterator[dict[str, Any]]:
     """n images over 96 wells, half of them 3D, one unique attribute each."""
-    return [
-        {
+    for i in range(n):
+        yield {
             "zarr_url": f"{zarr_dir}/plate.zarr/{WELLS[i % 96]}/{i}",
             "origin": None,
             "attributes": {"plate": "plate.zarr", "well": WELLS[i % 96], "i": i},
             "types": {"3D": i % 2 == 0},
         }
-        for i in range(n)
-    ]
+
+
+def make_images(zarr_dir: str, n: int) -> list[dict[str, Any]]:
+    """The same images as one list of dicts (the baseline's form)."""
+    return list(iter_images(zarr_dir, n))
 
 
 class Stages:
@@ -100,10 +104,9 @@ def instrument(stages: Stages) -> None:
     stages.wrap(dispatch, "_cache", "recorder: per-image status")
     stages.wrap(dispatch, "_finish_units", "recorder: units")
     stages.wrap(runner, "_merge_and_apply", "merge + apply")
-    stages.wrap(runner, "image_changes", "image changes")
+    stages.wrap(runner, "_list_changes", "image changes")
     stages.wrap(runner, "_record_applied", "recorder: task_applied")
-    stages.wrap(runner, "_as_index", "image list in/out")
-    stages.wrap(runner, "_to_image_list", "image list in/out")
+    stages.wrap(runner, "_as_list", "image list in/out")
     stages.wrap(job, "zip_folder", "job log + zip")
 
 
@@ -120,7 +123,8 @@ def child_run_job(n: int) -> dict[str, Any]:
     script = root / "task.py"
     script.write_text(TASK)
     start = time.perf_counter()
-    images = ImageList(make_images(zarr_dir, n), validate=False)
+    # Streamed in: the process never holds the images as a list of dicts.
+    images = ImageList(iter_images(zarr_dir, n), validate=False)
     dataset = Dataset(name="scale", zarr_dir=zarr_dir, images=images)
     build_s = time.perf_counter() - start
     rss_dataset = rss_mib()

@@ -308,19 +308,19 @@ class _SingleUnit:
 
 
 def _new_single_unit(
-    ctx: TaskContext, images: Sequence[Mapping[str, Any]], *, is_converter: bool
+    ctx: TaskContext, urls: Sequence[str], *, is_converter: bool
 ) -> _SingleUnit:
     """Arguments, files and history unit (with image cache) of the one unit."""
-    zarr_urls = None if is_converter else [img["zarr_url"] for img in images]
+    zarr_urls = None if is_converter else list(urls)
     args = non_parallel_args(
         zarr_dir=ctx.zarr_dir,
         user_args=ctx.user_args("non_parallel"),
         zarr_urls=zarr_urls,
     )
     files = ctx.base_files
-    (unit_id,) = _create_units(ctx, [files], [list(zarr_urls or [])])
-    _cache(ctx, {url: unit_id for url in zarr_urls or []})
-    return _SingleUnit(list(zarr_urls or []), args, files, unit_id)
+    (unit_id,) = _create_units(ctx, [files], [zarr_urls or []])
+    _cache(ctx, dict.fromkeys(zarr_urls or [], unit_id))
+    return _SingleUnit(zarr_urls or [], args, files, unit_id)
 
 
 def _run_single_unit(
@@ -343,11 +343,11 @@ def _run_single_unit(
 
 
 def run_non_parallel(
-    ctx: TaskContext, images: Sequence[Mapping[str, Any]]
+    ctx: TaskContext, zarr_urls: Sequence[str]
 ) -> tuple[dict[int, UnitOutcome], int]:
     """non_parallel and converter_non_parallel: one unit on all images."""
     unit = _new_single_unit(
-        ctx, images, is_converter=ctx.task_type == "converter_non_parallel"
+        ctx, zarr_urls, is_converter=ctx.task_type == "converter_non_parallel"
     )
     result = _run_single_unit(ctx, unit)
     outcome = _task_outcome(ctx, result, unit.files, unit.zarr_urls)
@@ -356,23 +356,21 @@ def run_non_parallel(
 
 
 def run_parallel(
-    ctx: TaskContext, images: Sequence[Mapping[str, Any]]
+    ctx: TaskContext, zarr_urls: Sequence[str]
 ) -> tuple[dict[int, UnitOutcome], int]:
     """parallel: one unit per image; nothing at all for zero images."""
-    if not images:
+    if not zarr_urls:
         return {}, 0
-    _check_size(len(images), ctx.max_parallelization_list_size)
+    _check_size(len(zarr_urls), ctx.max_parallelization_list_size)
     user_args = ctx.user_args("parallel")
     list_args = [
-        parallel_unit_args(zarr_url=img["zarr_url"], user_args=user_args)
-        for img in images
+        parallel_unit_args(zarr_url=url, user_args=user_args) for url in zarr_urls
     ]
     list_files = multisubmit_task_files(
         ctx.base_files,
-        tot_tasks=len(images),
+        tot_tasks=len(zarr_urls),
         batch_size=ctx.batch_size("parallel"),
     )
-    zarr_urls = [img["zarr_url"] for img in images]
     unit_ids = _create_units(ctx, list_files, [[url] for url in zarr_urls])
     _cache(ctx, dict(zip(zarr_urls, unit_ids, strict=True)))
     results = _run_units(
@@ -392,15 +390,15 @@ def run_parallel(
     _finish_units(
         ctx, unit_ids, list_files, [o.exception is None for o in outcomes.values()]
     )
-    return outcomes, len(images)
+    return outcomes, len(zarr_urls)
 
 
 def run_compound(
-    ctx: TaskContext, images: Sequence[Mapping[str, Any]]
+    ctx: TaskContext, zarr_urls: Sequence[str]
 ) -> tuple[dict[int, UnitOutcome], int]:
     """compound and converter_compound: init unit, then one unit per list item."""
     init = _new_single_unit(
-        ctx, images, is_converter=ctx.task_type == "converter_compound"
+        ctx, zarr_urls, is_converter=ctx.task_type == "converter_compound"
     )
     init_files, init_id = init.files, init.unit_id
     try:
@@ -473,9 +471,7 @@ def run_compound(
 
 DISPATCH: dict[
     str,
-    Callable[
-        [TaskContext, Sequence[Mapping[str, Any]]], tuple[dict[int, UnitOutcome], int]
-    ],
+    Callable[[TaskContext, Sequence[str]], tuple[dict[int, UnitOutcome], int]],
 ] = {
     "non_parallel": run_non_parallel,
     "converter_non_parallel": run_non_parallel,

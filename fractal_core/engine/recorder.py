@@ -64,10 +64,13 @@ class ImageChanges:
     `created` images were appended (in this order), `updated` images replaced
     the image with the same zarr_url in place (full new content; images whose
     content did not change are left out), `removed` lists removed zarr_urls.
+    The engine passes `created`/`updated` as sequences whose image dicts are
+    built one at a time when read (a task touching a million images builds
+    no dict unless the recorder reads them).
     """
 
-    created: list[dict[str, Any]] = field(default_factory=list)
-    updated: list[dict[str, Any]] = field(default_factory=list)
+    created: Sequence[dict[str, Any]] = field(default_factory=list)
+    updated: Sequence[dict[str, Any]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:

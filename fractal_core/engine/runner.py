@@ -28,10 +28,11 @@ from ..executors.base import Executor
 from ..images.image_list import ImageList
 from ..images.tools import IMAGE_STATUS_KEY
 from ..types.filters import validate_filters
+from ._gc import gc_paused
 from .apply import AppliedOutput
-from .apply import ImageIndex
-from .apply import apply_task_output
-from .apply import touch_images
+from .apply import ListApplied
+from .apply import apply_to_list
+from .apply import touch_list
 from .control import PROGRESS_LOGGER
 from .control import JobControl
 from .control import TaskProgress
@@ -203,26 +204,17 @@ def workflowtask_key(wftask: Any, position: int) -> Hashable:
     return f"position-{order if order is not None else position}"
 
 
-def _as_index(images: Any) -> ImageIndex:
-    """An ordered zarr_url -> image dict mapping from an ImageList or a list.
+def _as_list(images: Any) -> ImageList:
+    """The dataset's images as an ImageList version the engine may replace.
 
-    An `ImageList` holds complete, validated images and lends its own index
-    (copy-on-write, read only here: applying outputs works on a copy); anything
-    else (a list of dicts) is validated here, which also fills the default keys.
+    An `ImageList` holds complete, validated images and is forked (O(1):
+    applying outputs writes to a new version, never to the caller's list);
+    anything else (a list of dicts) is validated here, which also fills the
+    default keys.
     """
-    if not isinstance(images, ImageList):
-        images = ImageList(images)
-    return images._shared_store()
-
-
-def _to_image_list(index: ImageIndex) -> ImageList:
-    """The index as an ImageList, without copying it or validating it again.
-
-    Images in the index were validated on the way in (dataset images) or built
-    from validated task outputs; the list shares the index copy-on-write, so
-    the engine's own reference stays unchanged whatever the caller does.
-    """
-    return ImageList._sharing(index)
+    if isinstance(images, ImageList):
+        return images.copy()
+    return ImageList(images)
 
 
 def _status_filter(
@@ -232,14 +224,7 @@ def _status_filter(
 ) -> Selection:
     """Keep images whose first-task status is accepted (order preserved)."""
     wanted = set(accepted)
-    images = [
-        img for img in selection.images if statuses.get(img["zarr_url"]) in wanted
-    ]
-    return Selection(
-        images=images,
-        num_available=selection.num_available,
-        type_filters=selection.type_filters,
-    )
+    return selection.keep([statuses.get(url) in wanted for url in selection.zarr_urls])
 
 
 def _merge(
@@ -247,11 +232,11 @@ def _merge(
     selection: Selection,
     touch_only_successful_units: bool,
     pause_gc: bool = False,
-) -> tuple[MergedOutput, list[str] | None]:
-    """The merged outputs, and the zarr_urls to touch when they change nothing.
+) -> tuple[MergedOutput, Selection | None]:
+    """The merged outputs, and the images to touch when they change nothing.
 
     `merge_task_outputs` spelled out: instead of one empty update per input
-    image, the images to touch are returned as zarr_urls (`touch_images`).
+    image, the images to touch are returned as a selection (`touch_list`).
     """
     ordered = [o for _, o in sorted(outcomes.items())]
     outputs = [o.task_output for o in ordered if o.task_output is not None]
@@ -260,10 +245,10 @@ def _merge(
     merged = merge_outputs(outputs, pause_gc=pause_gc)
     if not merged.is_empty:
         return merged, None
-    touched = selection.zarr_urls
+    touched = selection
     if touch_only_successful_units:
         ok_urls = {url for o in ordered if o.exception is None for url in o.zarr_urls}
-        touched = [url for url in touched if url in ok_urls]
+        touched = selection.keep([url in ok_urls for url in selection.zarr_urls])
     return merged, touched
 
 
@@ -271,7 +256,7 @@ def _merge(
 class _JobState:
     """What changes from task to task within one `run_workflow` call."""
 
-    index: ImageIndex
+    images: ImageList
     type_filters: dict[str, bool]
     attribute_filters: dict[str, list[Any]]  # without the status filter
     all_attribute_filters: dict[str, list[Any]]
@@ -370,13 +355,13 @@ def run_workflow(
         control=control,
     )
     state = _JobState(
-        index=_as_index(dataset.images),
+        images=_as_list(dataset.images),
         type_filters=type_filters,
         status_accepted=attribute_filters.pop(IMAGE_STATUS_KEY, None),
         attribute_filters=attribute_filters,
         all_attribute_filters=all_attribute_filters,
     )
-    result = WorkflowRunResult(images=_to_image_list(state.index), recorder=recorder)
+    result = WorkflowRunResult(images=state.images.copy(), recorder=recorder)
     for position, wftask in enumerate(wf_task_list):
         if control is not None:
             control.check()
@@ -405,7 +390,7 @@ def _select(
     task = wftask.task
     task_type = _task_type(task)
     selection = select_images(
-        state.index.values(),
+        state.images,
         is_converter=task_type in CONVERTER_TYPES,
         current_type_filters=state.type_filters,
         task_input_types=getattr(task, "input_types", None) or {},
@@ -418,7 +403,7 @@ def _select(
         # Statuses come from the first task of the slice only, computed once, as
         # in the reference (a converter first: nothing matches).
         state.first_task_statuses = (
-            _image_status(env.recorder, env.dataset_id, key, list(state.index))
+            _image_status(env.recorder, env.dataset_id, key, state.images.zarr_urls())
             if is_first
             else {}
         )
@@ -511,7 +496,7 @@ def _check_not_empty(
     if (
         env.settings.fail_on_empty_image_list
         and task_type not in CONVERTER_TYPES
-        and not selection.images
+        and not selection.zarr_urls
     ):
         message = (
             f"Cannot run task '{task.name}' for an empty image list "
@@ -551,7 +536,7 @@ def _dispatch(
         run_task = DISPATCH.get(task_type)
         if run_task is None:
             raise ValueError(f"Unexpected error: Invalid task.type={task_type!r}.")
-        return run_task(ctx, selection.images)
+        return run_task(ctx, selection.zarr_urls)
     except JobCancelledError:
         raise
     except Exception as exc:
@@ -566,24 +551,31 @@ def _merge_and_apply(
     task: Any,
     selection: Selection,
     outcomes: Mapping[int, UnitOutcome],
-) -> tuple[MergedOutput, AppliedOutput]:
-    """Merge the successful units' outputs and apply them to a copy of the index."""
+) -> tuple[MergedOutput, ListApplied]:
+    """Merge the successful units' outputs and apply them to a new list version."""
     try:
         merged, touched = _merge(
             outcomes, selection, env.settings.touch_only_successful_units
         )
         output_types = getattr(task, "output_types", None) or {}
         if touched is not None:
-            applied = touch_images(state.index, touched, output_types=output_types)
+            positions = touched.positions
+            if positions is None:  # pragma: no cover - selections come from lists
+                positions = [
+                    p
+                    for p in map(state.images._store.find, touched.zarr_urls)
+                    if p is not None
+                ]
+            applied = touch_list(state.images, positions, output_types=output_types)
         else:
             merged.check_zarr_urls_are_unique()
-            applied = apply_task_output(
-                state.index,
-                merged,
-                zarr_dir=env.zarr_dir,
-                output_types=output_types,
-                pause_gc=env.settings.pause_gc,
-            )
+            with gc_paused(env.settings.pause_gc):
+                applied = apply_to_list(
+                    state.images,
+                    merged,
+                    zarr_dir=env.zarr_dir,
+                    output_types=output_types,
+                )
     except Exception as exc:
         env.log.error(
             "Unexpected error in post-task-execution block. Original error: %s", exc
@@ -622,14 +614,14 @@ def _persist(
     key: Hashable,
     run_id: int,
     merged: MergedOutput,
-    applied: AppliedOutput,
+    applied: ListApplied,
     num_tasks: int,
 ) -> None:
     """Make the applied images current and report them in one recorder event."""
-    changes = image_changes(state.index, applied)
-    state.index = applied.images
+    changes = _list_changes(applied)
+    state.images = applied.images
     state.type_filters.update(getattr(task, "output_types", None) or {})
-    images = _to_image_list(state.index)
+    images = state.images.copy()
     env.dataset.images = images
     _record_applied(
         env.recorder,
@@ -645,6 +637,11 @@ def _persist(
             executor_error_log=getattr(env.executor, "executor_error_log", None),
         ),
     )
+
+
+def _list_changes(applied: ListApplied) -> ImageChanges:
+    """What applying a task changed (image dicts built lazily), O(k)."""
+    return applied.changes()
 
 
 def _record_applied(recorder: Recorder, event: TaskApplied) -> None:
@@ -665,11 +662,10 @@ def apply_raw_output(
     """
     merged = merge_task_outputs([parse_task_output(raw)], [])
     merged.check_zarr_urls_are_unique()
-    index = _as_index(images)
-    applied = apply_task_output(
-        index, merged, zarr_dir=zarr_dir, output_types=output_types
+    applied = apply_to_list(
+        images, merged, zarr_dir=zarr_dir, output_types=output_types
     )
-    return _to_image_list(applied.images), image_changes(index, applied)
+    return applied.images, applied.changes()
 
 
 @dataclass(frozen=True)

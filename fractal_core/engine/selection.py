@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+from ..images.image_list import ImageList
 from ..images.image_list import select_stored
+from ..images.store import ImageStore
 from ..images.tools import merge_type_filters
 
 __all__ = ["Selection", "effective_type_filters", "select_images"]
@@ -23,15 +25,45 @@ __all__ = ["Selection", "effective_type_filters", "select_images"]
 
 @dataclass
 class Selection:
-    """The images a task runs on and the filters that chose them."""
+    """The images a task runs on and the filters that chose them.
 
-    images: list[Mapping[str, Any]] = field(default_factory=list)
+    Selected from an `ImageList`, it holds zarr_urls and positions in the
+    list's store (`positions`); `images` then builds image dicts on demand.
+    """
+
+    images: Sequence[Mapping[str, Any]] = field(default_factory=list)
     num_available: int = 0
     type_filters: dict[str, bool] = field(default_factory=dict)
+    urls: list[str] | None = None
+    positions: list[int] | None = None
 
     @property
     def zarr_urls(self) -> list[str]:
+        if self.urls is not None:
+            return self.urls
         return [img["zarr_url"] for img in self.images]
+
+    def __len__(self) -> int:
+        return len(self.urls) if self.urls is not None else len(self.images)
+
+    def keep(self, wanted: Sequence[bool]) -> Selection:
+        """The selection restricted to the images whose flag is True (in order)."""
+        urls = [u for u, ok in zip(self.zarr_urls, wanted, strict=True) if ok]
+        positions = None
+        if self.positions is not None:
+            positions = [p for p, ok in zip(self.positions, wanted, strict=True) if ok]
+        images: Sequence[Mapping[str, Any]] = (
+            [i for i, ok in zip(self.images, wanted, strict=True) if ok]
+            if self.urls is None
+            else _Rows(self.images, positions)
+        )
+        return Selection(
+            images=images,
+            num_available=self.num_available,
+            type_filters=self.type_filters,
+            urls=urls if self.urls is not None else None,
+            positions=positions,
+        )
 
 
 def effective_type_filters(
@@ -72,6 +104,8 @@ def select_images(
     type_filters = effective_type_filters(
         current_type_filters, task_input_types, wftask_type_filters
     )
+    if isinstance(images, ImageList):
+        return _select_from_list(images, type_filters, attribute_filters or {})
     type_filtered = list(select_stored(images, tuple(type_filters.items()), ()))
     selected = (
         list(select_stored(type_filtered, (), tuple(attribute_filters.items())))
@@ -81,3 +115,40 @@ def select_images(
     return Selection(
         images=selected, num_available=len(type_filtered), type_filters=type_filters
     )
+
+
+def _select_from_list(
+    images: ImageList,
+    type_filters: dict[str, bool],
+    attribute_filters: Mapping[str, Sequence[Any]],
+) -> Selection:
+    """Selection from an ImageList: positions and zarr_urls, no image dict built."""
+    num_available, positions = images._select_split(type_filters, attribute_filters)
+    store = images._store
+    return Selection(
+        images=_Rows(images, positions),
+        num_available=num_available,
+        type_filters=type_filters,
+        urls=store.urls_at(positions),
+        positions=positions,
+    )
+
+
+class _Rows(Sequence[Mapping[str, Any]]):
+    """Image dicts of selected positions, built one at a time when read."""
+
+    def __init__(self, images: Any, positions: list[int] | None) -> None:
+        # A fork: later changes to the list never show through (O(1)).
+        self._store: ImageStore = (
+            images._store if isinstance(images, _Rows) else images._fork()
+        )
+        self._positions = positions or []
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    def __getitem__(self, i: Any) -> Any:
+        image = self._store.image
+        if isinstance(i, slice):
+            return [image(p) for p in self._positions[i]]
+        return image(self._positions[i])

@@ -1,18 +1,20 @@
 """`ImageList`: an ordered image list with an index by zarr_url.
 
-Images are stored as plain dicts {zarr_url, origin, attributes, types} in a dict
-keyed by zarr_url, whose insertion order is the list order. Look-up, insertion,
-update and removal are O(1). Equal types dicts are stored once and shared.
+Images are stored compactly in an `ImageStore` (see `images.store`): chunked
+columns of zarr_url, origin, packed attributes `(schema, *values)` with shared
+key schemas, and a small int code per distinct types dict. At rest an image
+costs a few hundred bytes and no dict; look-up, insertion, update and removal
+are O(1). Everything handed out (`__iter__`, `__getitem__`, `to_list`,
+`filter`) is a new dict that callers may mutate freely.
 
-Stored dicts are never mutated in place: every change builds a new dict and
-replaces the old one. The zarr_url index itself is copy-on-write: `copy()` and
-the engine share it, and the first change after sharing copies it, so copies
-stay isolated. Everything handed out (`__iter__`, `__getitem__`, `to_list`,
-`filter`) is a copy that callers may mutate freely.
+`copy()` is O(1): both lists share the store's chunks, and a change copies only
+the chunk it writes, so a copy changing k images costs O(k).
 
-Filters: a type filter is one pass over the images; an attribute filter uses
-an index by attribute value (built on first use for that key, then kept up to
-date by every change), so a selective filter costs O(k log k) for k matches.
+Filters: a type filter first compares each distinct types dict (a handful),
+then collects the matching positions from the types column in one C-speed pass
+(or from the index by type code for a selective answer); an attribute filter
+uses an index by attribute value. Both indexes are built on first use and
+kept up to date by every change, so a selective filter costs O(k log k).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
+from itertools import compress
 from math import isfinite
 from typing import Any
 from typing import TypeVar
@@ -40,13 +43,18 @@ from fractal_core.views import text as views_text
 
 from .errors import DuplicateImageError
 from .errors import ImageNotFoundError
-from .index import AttributeIndex
-from .index import shared_types
+from .index import TYPES
+from .index import PositionIndex
 from .models import SingleImage
+from .store import ImageStore
+from .store import Packed
+from .store import attribute
+from .store import unpack
 
 __all__ = ["ImageList", "ImageRecord", "select_stored"]
 
 ImageDict = dict[str, Any]
+Fields = tuple[str, "str | None", Mapping[str, Any], Mapping[str, Any]]
 _M = TypeVar("_M", bound=Mapping[str, Any])
 
 
@@ -86,28 +94,16 @@ def _already_valid(values: Mapping[str, Any], value_types: frozenset[type]) -> b
     return True
 
 
-def _copy_image(image: Mapping[str, Any]) -> ImageDict:
-    """A copy whose nested attributes/types dicts are copies too."""
-    return {
-        "zarr_url": image["zarr_url"],
-        "origin": image["origin"],
-        "attributes": image["attributes"].copy(),
-        "types": image["types"].copy(),
-    }
-
-
-def _as_image_dict(image: Mapping[str, Any] | SingleImage, validate: bool) -> ImageDict:
-    """Turn user input into a stored image dict (validated if requested)."""
+def _fields(image: Mapping[str, Any] | SingleImage, validate: bool) -> Fields:
+    """User input as (zarr_url, origin, attributes, types), validated if asked."""
     if not validate and type(image) is dict:
         # Fast path for trusted bulk loads of plain dicts.
-        attributes = image.get("attributes")
-        types = image.get("types")
-        return {
-            "zarr_url": image["zarr_url"],
-            "origin": image.get("origin"),
-            "attributes": {} if attributes is None else attributes.copy(),
-            "types": {} if types is None else shared_types(types),
-        }
+        return (
+            image["zarr_url"],
+            image.get("origin"),
+            image.get("attributes") or {},
+            image.get("types") or {},
+        )
     if validate:
         canonical = _canonical_image(image)
         if canonical is not None:
@@ -115,19 +111,17 @@ def _as_image_dict(image: Mapping[str, Any] | SingleImage, validate: bool) -> Im
     if isinstance(image, BaseModel):
         image = image.model_dump()
     if validate:
-        dumped = SingleImage.model_validate(image).model_dump()
-        dumped["types"] = shared_types(dumped["types"])
-        return dumped
-    return {
-        "zarr_url": image["zarr_url"],
-        "origin": image.get("origin"),
-        "attributes": dict(image.get("attributes") or {}),
-        "types": shared_types(image.get("types") or {}),
-    }
+        image = SingleImage.model_validate(image).model_dump()
+    return (
+        image["zarr_url"],
+        image.get("origin"),
+        image.get("attributes") or {},
+        image.get("types") or {},
+    )
 
 
-def _canonical_image(image: object) -> ImageDict | None:
-    """The stored form of `image` if validating it would change nothing, else None.
+def _canonical_image(image: object) -> Fields | None:
+    """The fields of `image` if validating it would change nothing, else None.
 
     Fast path (about 10x cheaper than pydantic) for the common case of plain
     dicts that are already valid and normalised, e.g. files written by us.
@@ -151,18 +145,20 @@ def _canonical_image(image: object) -> ImageDict | None:
             return None
     except ValueError:
         return None
-    return {
-        "zarr_url": zarr_url,
-        "origin": origin,
-        "attributes": attributes.copy(),
-        "types": shared_types(types),
-    }
+    return zarr_url, origin, attributes, types
+
+
+def _rebuilt(images: list[ImageDict], validate: bool) -> ImageList:
+    """Unpickling: the list from its images (already valid)."""
+    new = ImageList(images, validate=False)
+    new._validate = validate
+    return new
 
 
 class ImageList:
     """Ordered collection of images indexed by zarr_url (see module docstring)."""
 
-    __slots__ = ("_images", "_index", "_shared", "_validate")
+    __slots__ = ("_index", "_store", "_validate")
 
     def __init__(
         self,
@@ -171,16 +167,19 @@ class ImageList:
         validate: bool = True,
     ) -> None:
         self._validate = validate
-        self._images: dict[str, ImageDict] = {}
-        self._shared = False
-        self._index: AttributeIndex | None = None
-        store = self._images
+        self._index: PositionIndex | None = None
+        store = self._store = ImageStore()
+        pack, code, find, append = (
+            store.tables.pack,
+            store.tables.code,
+            store.find,
+            store.append,
+        )
         for image in images:
-            new = _as_image_dict(image, validate)
-            url = new["zarr_url"]
-            if url in store:
+            url, origin, attributes, types = _fields(image, validate)
+            if find(url) is not None:
                 raise DuplicateImageError(url)
-            store[url] = new
+            append(url, origin, pack(attributes), code(types))
 
     @classmethod
     def trusted(cls, images: Iterable[Mapping[str, Any]]) -> ImageList:
@@ -189,71 +188,57 @@ class ImageList:
         return cls(images, validate=False)._revalidating()
 
     @classmethod
-    def _from_trusted(
-        cls, images: dict[str, ImageDict], validate: bool = True
-    ) -> ImageList:
-        """Wrap an already-built index without copying or validating it.
-
-        The new list owns `images`: the caller must not change it afterwards.
-        """
+    def _from_store(cls, store: ImageStore, validate: bool = True) -> ImageList:
+        """Wrap a store without copying or validating it (the list owns it)."""
         new = cls.__new__(cls)
-        new._images = images
+        new._store = store
         new._validate = validate
-        new._shared = False
         new._index = None
         return new
 
-    @classmethod
-    def _sharing(cls, images: dict[str, ImageDict]) -> ImageList:
-        """Wrap `images` copy-on-write: its first change copies the index."""
-        new = cls._from_trusted(images)
-        new._shared = True
-        return new
+    def _fork(self) -> ImageStore:
+        """A fork of the store (O(1)) for the engine to change; this list keeps
+        its own version."""
+        return self._store.fork()
 
     def _shared_store(self) -> dict[str, ImageDict]:
-        """The zarr_url index, shared read-only (this list copies it before
-        its next change); its image dicts must never be mutated."""
-        self._shared = True
-        return self._images
-
-    def _own(self) -> dict[str, ImageDict]:
-        """The zarr_url index, copied first if it is shared."""
-        if self._shared:
-            self._images = dict(self._images)
-            self._shared = False
-        return self._images
+        """The images as a new ordered zarr_url -> image dict mapping (O(N))."""
+        store = self._store
+        return {store.url(p): store.image(p) for p in store.positions()}
 
     # --- read access -------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._images)
+        return len(self._store)
 
     def __iter__(self) -> Iterator[ImageDict]:
-        for image in self._images.values():
-            yield _copy_image(image)
+        image = self._store.image
+        for p in self._store.positions():
+            yield image(p)
 
     def __contains__(self, zarr_url: object) -> bool:
-        return zarr_url in self._images
+        return type(zarr_url) is str and self._store.find(zarr_url) is not None
+
+    def _position(self, zarr_url: str) -> int:
+        p = self._store.find(zarr_url) if type(zarr_url) is str else None
+        if p is None:
+            raise ImageNotFoundError(zarr_url)
+        return p
 
     def __getitem__(self, zarr_url: str) -> ImageDict:
-        try:
-            return _copy_image(self._images[zarr_url])
-        except KeyError:
-            raise ImageNotFoundError(zarr_url) from None
+        return self._store.image(self._position(zarr_url))
 
     def get(self, zarr_url: str, default: Any = None) -> Any:
         """The image with this zarr_url (a copy), or `default`."""
-        image = self._images.get(zarr_url)
-        return default if image is None else _copy_image(image)
+        p = self._store.find(zarr_url) if type(zarr_url) is str else None
+        return default if p is None else self._store.image(p)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ImageList):
-            return list(self._images) == list(other._images) and all(
-                image == other._images[url] for url, image in self._images.items()
-            )
+            return _same_images(self._store, other._store)
         if isinstance(other, Sequence) and not isinstance(other, str | bytes):
-            return len(other) == len(self._images) and all(
-                a == b for a, b in zip(self._images.values(), other, strict=True)
+            return len(other) == len(self) and all(
+                a == b for a, b in zip(self, other, strict=True)
             )
         return NotImplemented
 
@@ -267,40 +252,71 @@ class ImageList:
 
     def zarr_urls(self) -> list[str]:
         """The zarr_urls in list order."""
-        return list(self._images)
+        return self._store.urls()
 
     def to_list(self) -> list[ImageDict]:
         """A new list of image copies, safe to mutate."""
-        return [_copy_image(image) for image in self._images.values()]
+        image = self._store.image
+        return [image(p) for p in self._store.positions()]
 
     def copy(self) -> ImageList:
-        """An independent copy in O(1): both share the index copy-on-write."""
-        new = ImageList._from_trusted(self._shared_store(), self._validate)
-        new._shared = True
-        return new
+        """An independent copy in O(1): both share the store copy-on-write."""
+        return ImageList._from_store(self._store.fork(), self._validate)
 
     def __copy__(self) -> ImageList:
         return self.copy()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> ImageList:
-        return ImageList._from_trusted(
-            {url: _copy_image(image) for url, image in self._images.items()},
-            self._validate,
-        )
+        return self.copy()  # stored images are never mutated in place
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt, (self.to_list(), self._validate)
 
     # --- changes -----------------------------------------------------------
 
     def add(self, image: Mapping[str, Any] | SingleImage) -> None:
         """Append a new image; DuplicateImageError if its zarr_url is present."""
-        new = _as_image_dict(image, self._validate)
-        if new["zarr_url"] in self._images:
-            raise DuplicateImageError(new["zarr_url"])
-        self._store(new["zarr_url"], new)
+        url, origin, attributes, types = _fields(image, self._validate)
+        if self._store.find(url) is not None:
+            raise DuplicateImageError(url)
+        self._append(url, origin, attributes, types)
+
+    def _append(
+        self,
+        url: str,
+        origin: str | None,
+        attributes: Mapping[str, Any],
+        types: Mapping[str, Any],
+    ) -> None:
+        store = self._store
+        packed, code = store.tables.pack(attributes), store.tables.code(types)
+        p = store.append(url, origin, packed, code)
+        if self._index is not None:
+            self._index.added(p, packed, code)
 
     def set(self, image: Mapping[str, Any] | SingleImage) -> None:
         """Insert the image, or replace the one with its zarr_url in place."""
-        new = _as_image_dict(image, self._validate)
-        self._store(new["zarr_url"], new)
+        url, origin, attributes, types = _fields(image, self._validate)
+        p = self._store.find(url)
+        if p is None:
+            self._append(url, origin, attributes, types)
+            return
+        tables = self._store.tables
+        self._replace(p, tables.pack(attributes), tables.code(types), origin, True)
+
+    def _replace(
+        self,
+        p: int,
+        packed: Packed,
+        code: int,
+        origin: str | None = None,
+        set_origin: bool = False,
+    ) -> None:
+        """Replace the content at position `p`, keeping the indexes."""
+        store = self._store
+        if self._index is not None:
+            self._index.replaced(p, (store.packed(p), store.code(p)), (packed, code))
+        store.replace(p, origin=origin, packed=packed, code=code, set_origin=set_origin)
 
     def update(
         self,
@@ -314,47 +330,34 @@ class ImageList:
         An attribute whose new value is None is removed, as the engine does
         with task outputs. ImageNotFoundError if the zarr_url is absent.
         """
-        try:
-            old = self._images[zarr_url]
-        except KeyError:
-            raise ImageNotFoundError(zarr_url) from None
-        new = dict(old)
+        p = self._position(zarr_url)
+        store = self._store
+        packed, code = store.packed(p), store.code(p)
         if attributes:
             if self._validate and not _already_valid(attributes, _ATTRIBUTE_TYPES):
                 attributes = _ATTRIBUTES_UPDATE.validate_python(attributes)
-            merged = dict(old["attributes"])
+            merged = unpack(packed)
             for key, value in attributes.items():
                 if value is None:
                     merged.pop(key, None)
                 else:
                     merged[key] = value
-            new["attributes"] = merged
+            packed = store.tables.pack(merged)
         if types:
             if self._validate and not _already_valid(types, _BOOL_TYPE):
                 types = _TYPES_UPDATE.validate_python(types)
-            new["types"] = shared_types({**old["types"], **types})
-        self._store(zarr_url, new)
+            code = store.tables.merged_code(code, types)
+        self._replace(p, packed, code)
 
     def remove(self, zarr_url: str) -> None:
         """Remove the image; ImageNotFoundError if the zarr_url is absent."""
-        images = self._own()
-        try:
-            old = images.pop(zarr_url)
-        except KeyError:
-            raise ImageNotFoundError(zarr_url) from None
+        p = self._position(zarr_url)
+        store = self._store
         if self._index is not None:
-            self._index.removed(zarr_url, old)
-
-    def _store(self, zarr_url: str, new: ImageDict) -> None:
-        """Insert or replace one stored image, keeping the attribute index."""
-        images = self._own()
-        old = images.get(zarr_url)
-        images[zarr_url] = new
-        if self._index is not None:
-            if old is None:
-                self._index.added(zarr_url, new)
-            else:
-                self._index.replaced(zarr_url, old, new)
+            self._index.removed(p, store.packed(p), store.code(p))
+        store.remove(p)
+        if self._index is not None and self._index.layout is not store.layout:
+            self._index = None  # compacted: positions changed
 
     # --- queries -----------------------------------------------------------
 
@@ -368,35 +371,39 @@ class ImageList:
         Filters are first read by `validate_filters` (as `run_job` reads them:
         `{"3D": "true"}` means True; bad filters raise `FilterError` naming key
         and value); on valid filters the result is `filter_image_list`'s.
-        One linear pass.
         """
-        return [
-            {
-                "zarr_url": image["zarr_url"],
-                "origin": image["origin"],
-                "attributes": image["attributes"].copy(),
-                "types": image["types"].copy(),
-            }
-            for image in self._matching(type_filters, attribute_filters)
-        ]
+        image = self._store.image
+        return [image(p) for p in self._matching(type_filters, attribute_filters)]
 
     def filter_zarr_urls(
         self,
         type_filters: Mapping[str, bool] | None = None,
         attribute_filters: Mapping[str, Sequence[Any]] | None = None,
     ) -> list[str]:
-        """The zarr_urls of `filter(...)` (same filter reading), no image copied."""
-        return [
-            image["zarr_url"]
-            for image in self._matching(type_filters, attribute_filters)
-        ]
+        """The zarr_urls of `filter(...)` (same filter reading), no image built."""
+        valid_types, valid_attributes = validate_filters(
+            type_filters, attribute_filters
+        )
+        store = self._store
+        if valid_types and not valid_attributes:
+            codes = self._ok_codes(tuple(valid_types.items()))
+            if not self._selective(codes):
+                urls: list[str] = list(
+                    compress(
+                        store.urls_column(),  # type: ignore[arg-type]  # holes never match
+                        map(codes.__contains__, store.codes_column()),
+                    )
+                )
+                self._answer_seen(len(urls))
+                return urls
+        return store.urls_at(self._select_valid(valid_types, valid_attributes))
 
     def _matching(
         self,
         type_filters: Mapping[str, bool] | None,
         attribute_filters: Mapping[str, Sequence[Any]] | None,
-    ) -> Iterable[ImageDict]:
-        """Stored images matching the filters (not copies: never hand them out)."""
+    ) -> list[int]:
+        """Positions of the images matching the filters, in list order."""
         valid_types, valid_attributes = validate_filters(
             type_filters, attribute_filters
         )
@@ -406,52 +413,108 @@ class ImageList:
         self,
         type_filters: Mapping[str, Any],
         attribute_filters: Mapping[str, Sequence[Any]],
-    ) -> list[ImageDict] | Iterable[ImageDict]:
-        """Stored images matching already-validated filters (never hand out)."""
-        wanted_types = tuple(type_filters.items())
-        attrs = attribute_filters.items()
-        if attrs:
-            found = self._indexed(wanted_types, tuple(attrs))
-            if found is not None:
-                return found
-        return select_stored(self._images.values(), wanted_types, tuple(attrs))
+    ) -> list[int]:
+        """Positions matching already-validated filters, in list order."""
+        wanted_attrs = tuple(attribute_filters.items())
+        store = self._store
+        codes = self._ok_codes(tuple(type_filters.items())) if type_filters else None
+        if codes is not None and not codes:
+            return []
+        if codes is None and not wanted_attrs:
+            return store.positions()
+        found = self._indexed(codes, wanted_attrs)
+        if found is not None:
+            return found
+        positions = _code_positions(store, codes)
+        if not wanted_attrs:
+            self._answer_seen(len(positions))
+            return positions
+        return _scan_positions(store, positions, wanted_attrs)
+
+    def _select_split(
+        self,
+        type_filters: Mapping[str, Any],
+        attribute_filters: Mapping[str, Sequence[Any]],
+    ) -> tuple[int, list[int]]:
+        """(how many images match the type filters, positions matching all).
+
+        For the engine's selection (valid filters); one C-speed pass over the
+        types column, then the attribute filters on those images only.
+        """
+        store = self._store
+        codes = self._ok_codes(tuple(type_filters.items())) if type_filters else None
+        typed = _code_positions(store, codes)
+        if not attribute_filters:
+            return len(typed), typed
+        return len(typed), _scan_positions(
+            store, typed, tuple(attribute_filters.items())
+        )
+
+    def _ok_codes(self, wanted_types: tuple[tuple[str, Any], ...]) -> frozenset[int]:
+        """The types codes whose dict satisfies every type filter."""
+        return frozenset(
+            code
+            for code, types in enumerate(self._store.tables.types)
+            if all(types.get(key, False) == value for key, value in wanted_types)
+        )
+
+    def _get_index(self) -> PositionIndex:
+        index = self._index
+        if index is None or index.layout is not self._store.layout:
+            index = self._index = PositionIndex(self._store)
+        return index
+
+    def _selective(self, codes: frozenset[int]) -> bool:
+        """Whether the index by type code answers (built once a small answer is
+        seen: large answers come faster from one pass over the codes column)."""
+        index = self._index
+        if index is None or TYPES not in index.buckets:
+            return False
+        found = index.candidates(self._store, TYPES, sorted(codes))
+        return found is not None and not self._too_large(found)
+
+    def _answer_seen(self, size: int) -> None:
+        """After a type-filter scan: index types codes if the answer was small."""
+        if not self._too_large([dict.fromkeys(range(size))]):
+            self._get_index().candidates(self._store, TYPES, ())
+
+    def _too_large(self, buckets: list[dict[int, None]]) -> bool:
+        n = len(self._store)
+        return n > _SCAN_ABOVE and sum(map(len, buckets)) * 8 > n
 
     def _indexed(
         self,
-        wanted_types: tuple[tuple[str, Any], ...],
+        codes: frozenset[int] | None,
         wanted_attrs: tuple[tuple[str, Sequence[Any]], ...],
-    ) -> list[ImageDict] | None:
-        """The matches through the attribute index, or None to scan instead.
+    ) -> list[int] | None:
+        """The matches through the indexes, or None to scan instead.
 
-        Candidates come from the smallest attribute filter's buckets; every
-        candidate is then checked against all filters (exact by construction).
+        Candidates come from the smallest exact filter's buckets; the other
+        filters are then checked on each candidate.
         """
-        if self._index is None:
-            self._index = AttributeIndex(self._images)
-        index = self._index
-        best: tuple[list[dict[str, None]], bool] | None = None
-        for key, values in wanted_attrs:
-            found = index.candidates(self._images, key, values)
-            if found is None:
-                return None
-            if best is None or sum(map(len, found[0])) < sum(map(len, best[0])):
-                best = found
-        assert best is not None
-        buckets, in_order = best
-        size = sum(map(len, buckets))
-        if len(self._images) > _SCAN_ABOVE and size * 8 > len(self._images):
+        index = self._get_index()
+        store = self._store
+        best: tuple[int, list[dict[int, None]], str] | None = None
+        keys: list[tuple[str, Sequence[Any]]] = list(wanted_attrs)
+        if codes is not None:
+            keys.insert(0, (TYPES, sorted(codes)))
+        for key, values in keys:
+            if key == TYPES and key not in index.buckets:
+                continue  # built below, once an answer shows it is selective
+            found = index.candidates(store, key, values)
+            if found is not None:
+                size = sum(map(len, found))
+                if best is None or size < best[0]:
+                    best = (size, found, key)
+        if best is None or self._too_large(best[1]):
             return None
-        if in_order:
-            urls: Iterable[str] = buckets[0] if buckets else ()
-        else:
-            urls = sorted(
-                (url for bucket in buckets for url in bucket),
-                key=index.positions.__getitem__,
-            )
-        images = self._images
-        return list(
-            select_stored([images[url] for url in urls], wanted_types, wanted_attrs)
-        )
+        positions = index.ordered(best[1])
+        rest = tuple(item for item in wanted_attrs if item[0] != best[2])
+        if best[2] != TYPES and codes is not None:
+            positions = [p for p in positions if store.code(p) in codes]
+        if rest:
+            positions = _scan_positions(store, positions, rest)
+        return positions
 
     # --- pydantic integration ---------------------------------------------
 
@@ -485,6 +548,62 @@ class ImageList:
         """Switch validation on for later changes (after a trusted bulk load)."""
         self._validate = True
         return self
+
+
+def _same_images(a: ImageStore, b: ImageStore) -> bool:
+    """Equal images in equal order (dict equality of attributes and types)."""
+    if len(a) != len(b):
+        return False
+    types_a, types_b = a.tables.types, b.tables.types
+    same_tables = a.tables is b.tables
+    for p, q in zip(a.positions(), b.positions(), strict=True):
+        if a.url(p) != b.url(q) or a.origin(p) != b.origin(q):
+            return False
+        pa, pb = a.packed(p), b.packed(q)
+        if pa is not pb and pa != pb and unpack(pa) != unpack(pb):
+            return False
+        ca, cb = a.code(p), b.code(q)
+        if not (same_tables and ca == cb) and types_a[ca] != types_b[cb]:
+            return False
+    return True
+
+
+def _code_positions(store: ImageStore, codes: frozenset[int] | None) -> list[int]:
+    """Positions whose types code is in `codes` (all if None), one C-speed pass."""
+    if codes is None:
+        return store.positions()
+    return list(
+        compress(range(store.end), map(codes.__contains__, store.codes_column()))
+    )
+
+
+def _scan_positions(
+    store: ImageStore,
+    positions: list[int],
+    wanted_attrs: tuple[tuple[str, Sequence[Any]], ...],
+) -> list[int]:
+    """The positions whose attributes match (sets when values are hashable)."""
+    try:
+        prepared = tuple((key, _membership(values)) for key, values in wanted_attrs)
+        return _check_attributes(store, positions, prepared)
+    except TypeError:
+        return _check_attributes(store, positions, wanted_attrs)
+
+
+def _check_attributes(
+    store: ImageStore,
+    positions: list[int],
+    wanted_attrs: tuple[tuple[str, Any], ...],
+) -> list[int]:
+    packed = store.packed
+    if len(wanted_attrs) == 1:
+        ((key, values),) = wanted_attrs
+        return [p for p in positions if attribute(packed(p), key) in values]
+    return [
+        p
+        for p in positions
+        if all(attribute(packed(p), key) in values for key, values in wanted_attrs)
+    ]
 
 
 def select_stored(

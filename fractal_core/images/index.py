@@ -1,27 +1,34 @@
-"""Compact storage helpers and the attribute index behind `ImageList`.
+"""Indexes behind `ImageList` filters, and the shared-types helper for dict images.
 
-- `shared_types`: equal types dicts become one shared dict (stored images are
-  never mutated, so sharing is safe); a million images usually carry a
-  handful of distinct types dicts, so each image stops paying ~200 bytes.
-- `AttributeIndex`: per attribute key (built lazily, for the keys actually
-  filtered on), value -> zarr_urls, plus each image's position, kept up to
-  date on insert/update/remove. A selective attribute filter then costs
-  O(k log k) for k candidates instead of a pass over every image.
+- `shared_types`: equal all-boolean types dicts become one shared dict (for
+  the engine's pure functions on dict images; never mutate the result).
+- `PositionIndex`: per indexed key (an attribute key, or `TYPES` for the types
+  code), value -> {position: None}, built lazily on the first filter that needs
+  it and kept up to date by every insert/update/remove. A selective filter then
+  costs O(k log k) for k candidates instead of a pass over every image; a
+  single bucket still in list order costs O(k).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from collections.abc import Sequence
+from itertools import compress
 from typing import Any
 
-__all__ = ["AttributeIndex", "shared_types"]
+from .store import ImageStore
+from .store import Packed
 
-ImageDict = dict[str, Any]
+__all__ = ["TYPES", "PositionIndex", "shared_types"]
 
 _TYPES_CACHE_SIZE = 4096
 _types_cache: dict[tuple[tuple[str, bool], ...], dict[str, bool]] = {}
 _MISSING = object()
+TYPES = "\x00types"
+"""The index key of the types code (no attribute key can equal it: keys are
+validated as stripped non-empty strings, and a NUL-prefixed one never is)."""
+
+Bucket = dict[int, None]
 
 
 def shared_types(types: Mapping[str, Any]) -> dict[str, Any]:
@@ -42,52 +49,72 @@ def shared_types(types: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
-class _Unindexable(Exception):
-    """Internal: a key whose values are not all hashable."""
+def _value(packed: Packed, key: str) -> Any:
+    slot = packed[0].slots.get(key)
+    return _MISSING if slot is None else packed[slot]
 
 
-class AttributeIndex:
-    """Positions of images and, per indexed key, value -> {zarr_url: None}."""
+def _code_buckets(store: ImageStore) -> dict[Any, Bucket]:
+    """Types code -> positions: one C-speed pass per code when codes are few."""
+    present = set(store.codes_column())
+    present.discard(-1)  # holes
+    if len(present) > 16:
+        buckets: dict[Any, Bucket] = {}
+        for p, code in enumerate(store.codes_column()):
+            if code >= 0:
+                buckets.setdefault(code, {})[p] = None
+        return buckets
+    return {
+        code: dict.fromkeys(
+            compress(range(store.end), map(code.__eq__, store.codes_column()))
+        )
+        for code in present
+    }
 
-    __slots__ = ("buckets", "in_order", "next_position", "positions", "unindexable")
 
-    def __init__(self, images: Mapping[str, ImageDict]) -> None:
-        self.positions: dict[str, int] = {url: i for i, url in enumerate(images)}
-        self.next_position = len(self.positions)
-        self.buckets: dict[str, dict[Any, dict[str, None]]] = {}
-        self.in_order: dict[str, bool] = {}
+class PositionIndex:
+    """Per key, value -> positions; buckets out of list order are sorted on use."""
+
+    __slots__ = ("buckets", "dirty", "layout", "unindexable")
+
+    def __init__(self, store: ImageStore) -> None:
+        self.layout = store.layout
+        self.buckets: dict[str, dict[Any, Bucket]] = {}
+        self.dirty: set[int] = set()  # ids of buckets that may be out of order
         self.unindexable: set[str] = set()
 
-    def _build(self, images: Mapping[str, ImageDict], key: str) -> bool:
+    def _build(self, store: ImageStore, key: str) -> bool:
         """Index `key` (one pass, list order); False if a value is unhashable."""
-        buckets: dict[Any, dict[str, None]] = {}
+        buckets: dict[Any, Bucket] = {}
         try:
-            for url, image in images.items():
-                value = image["attributes"].get(key, _MISSING)
-                if value is not _MISSING:
-                    buckets.setdefault(value, {})[url] = None
+            if key == TYPES:
+                buckets = _code_buckets(store)
+            else:
+                for p, packed in enumerate(store.attrs_column()):
+                    if packed is not None:
+                        slot = packed[0].slots.get(key)
+                        if slot is not None:
+                            buckets.setdefault(packed[slot], {})[p] = None
         except TypeError:
             self.unindexable.add(key)
             return False
         self.buckets[key] = buckets
-        self.in_order[key] = True
         return True
 
     def candidates(
-        self, images: Mapping[str, ImageDict], key: str, accepted: Sequence[Any]
-    ) -> tuple[list[dict[str, None]], bool] | None:
+        self, store: ImageStore, key: str, accepted: Sequence[Any]
+    ) -> list[Bucket] | None:
         """Buckets of the images whose `key` equals an accepted value.
 
-        Returns (buckets, already in list order), or None when the index cannot
-        answer exactly (an unhashable value, or None accepted: a missing key
-        reads as None and would match).
+        None when the index cannot answer exactly (an unhashable value, or
+        None accepted: a missing key reads as None and would match).
         """
         if key in self.unindexable:
             return None
-        if key not in self.buckets and not self._build(images, key):
+        if key not in self.buckets and not self._build(store, key):
             return None
         buckets = self.buckets[key]
-        found: list[dict[str, None]] = []
+        found: list[Bucket] = []
         seen: set[int] = set()
         try:
             for value in accepted:
@@ -99,48 +126,66 @@ class AttributeIndex:
                     found.append(bucket)
         except TypeError:
             return None
-        return found, self.in_order[key] and len(found) <= 1
+        return found
+
+    def ordered(self, buckets: list[Bucket]) -> list[int]:
+        """The positions of the buckets, in list order."""
+        if len(buckets) == 1:
+            bucket = buckets[0]
+            if id(bucket) in self.dirty:
+                ordered = sorted(bucket)
+                bucket.clear()
+                bucket.update(dict.fromkeys(ordered))
+                self.dirty.discard(id(bucket))
+                return ordered
+            return list(bucket)
+        return sorted(p for bucket in buckets for p in bucket)
 
     # --- upkeep -------------------------------------------------------------
 
-    def added(self, url: str, image: ImageDict) -> None:
-        """A new image was appended."""
-        self.positions[url] = self.next_position
-        self.next_position += 1
+    def added(self, p: int, packed: Packed, code: int) -> None:
+        """A new image was appended at position `p`."""
         for key in list(self.buckets):
-            self._insert(key, url, image["attributes"].get(key, _MISSING))
+            value = code if key == TYPES else _value(packed, key)
+            self._insert(key, p, value)
 
-    def removed(self, url: str, image: ImageDict) -> None:
-        """An image was removed."""
-        del self.positions[url]
+    def removed(self, p: int, packed: Packed, code: int) -> None:
+        """The image at `p` was removed."""
         for key in list(self.buckets):
-            self._discard(key, url, image["attributes"].get(key, _MISSING))
+            value = code if key == TYPES else _value(packed, key)
+            self._discard(key, p, value)
 
-    def replaced(self, url: str, old: ImageDict, new: ImageDict) -> None:
-        """An image's content changed in place (same position)."""
-        old_attributes, new_attributes = old["attributes"], new["attributes"]
-        if old_attributes is new_attributes:
-            return
+    def replaced(
+        self, p: int, old: tuple[Packed, int], new: tuple[Packed, int]
+    ) -> None:
+        """The image at `p` changed content (same position)."""
         for key in list(self.buckets):
-            before = old_attributes.get(key, _MISSING)
-            after = new_attributes.get(key, _MISSING)
-            if before is after:
+            if key == TYPES:
+                before, after = old[1], new[1]
+            elif old[0] is new[0]:
                 continue
-            self._discard(key, url, before)
+            else:
+                before, after = _value(old[0], key), _value(new[0], key)
+            if before is after or (type(before) is type(after) and before == after):
+                continue
+            self._discard(key, p, before)
             if key in self.buckets:
-                self._insert(key, url, after)
-                self.in_order[key] = False
+                self._insert(key, p, after)
 
-    def _insert(self, key: str, url: str, value: Any) -> None:
+    def _insert(self, key: str, p: int, value: Any) -> None:
         if value is _MISSING:
             return
         try:
-            self.buckets[key].setdefault(value, {})[url] = None
+            bucket = self.buckets[key].setdefault(value, {})
         except TypeError:
             del self.buckets[key]
             self.unindexable.add(key)
+            return
+        if bucket and next(reversed(bucket)) > p:
+            self.dirty.add(id(bucket))
+        bucket[p] = None
 
-    def _discard(self, key: str, url: str, value: Any) -> None:
+    def _discard(self, key: str, p: int, value: Any) -> None:
         if value is _MISSING:
             return
         buckets = self.buckets[key]
@@ -149,6 +194,7 @@ class AttributeIndex:
         except TypeError:  # pragma: no cover - never inserted, so never here
             return
         if bucket is not None:
-            bucket.pop(url, None)
+            bucket.pop(p, None)
             if not bucket:
                 del buckets[value]
+                self.dirty.discard(id(bucket))
