@@ -3,7 +3,9 @@
 The snapshot names the submission folder, the SLURM job ids and the units of
 each job; the rebuilt handle reads the units' records again through the
 executor's host (also over SSH) and hands the jobs still open to the
-executor's watcher.
+executor's watcher. Submission tokens whose job id was never learnt
+(`lost_tokens`) are kept, so `cancel()` of the rebuilt handle still finds
+and cancels those jobs.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ..base import ExecutorError
 from ..base import FailureKind
 from .handle import EXECUTOR_KIND
 from .handle import SlurmHandle
+from .submission import check_token
 
 if TYPE_CHECKING:
     from .executor import SlurmExecutor
@@ -54,6 +57,35 @@ def _checked_parts(
     return slurm, entries, handle_id
 
 
+def _members(value: Any, count: int, what: str) -> list[int]:
+    """A job's unit indices, checked against the number of units."""
+    if not isinstance(value, list) or not all(
+        isinstance(i, int) and 0 <= i < count for i in value
+    ):
+        raise ExecutorError(f"Cannot attach: bad unit list of {what}.")
+    return value
+
+
+def _restore_jobs(handle: SlurmHandle, slurm: Mapping[str, Any], count: int) -> None:
+    """Job ids, error files and submission tokens of the snapshot, checked."""
+    for job_id, info in slurm["jobs"].items():
+        if not isinstance(info, Mapping):
+            raise ExecutorError(f"Cannot attach: bad entry of job {job_id!r}.")
+        members = _members(info.get("units"), count, f"job {job_id!r}")
+        token = info.get("token")
+        handle._add_job(
+            str(job_id),
+            members,
+            str(info.get("err", "")),
+            None if token is None else check_token(token),
+        )
+    lost = slurm.get("lost_tokens") or {}
+    if not isinstance(lost, Mapping):
+        raise ExecutorError(f"Cannot attach: lost_tokens={lost!r} is not a mapping.")
+    for token, members in lost.items():
+        handle._lost[check_token(token)] = _members(members, count, f"{token!r}")
+
+
 def handle_from_snapshot(
     state: Mapping[str, Any], executor: SlurmExecutor
 ) -> SlurmHandle:
@@ -69,13 +101,7 @@ def handle_from_snapshot(
         handle_id=handle_id,
     )
     handle._cancelled = bool(slurm.get("cancelled"))
-    for job_id, info in slurm["jobs"].items():
-        members = info.get("units") if isinstance(info, Mapping) else None
-        if not isinstance(members, list) or not all(
-            isinstance(i, int) and 0 <= i < len(units) for i in members
-        ):
-            raise ExecutorError(f"Cannot attach: bad unit list of job {job_id!r}.")
-        handle._add_job(str(job_id), members, str(info.get("err", "")))
+    _restore_jobs(handle, slurm, len(units))
     for index, entry in enumerate(entries):
         limit = entry.get("time_limit_s")
         handle._set_limit(index, limit if isinstance(limit, int | float) else None)

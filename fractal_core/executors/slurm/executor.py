@@ -13,8 +13,11 @@ this machine as another user; `SSHHost`: a remote login node). Per submission:
    (`worker.py`) records its start and exit status; args files are copied to
    the host first when the host sees them under other paths (one transfer
    per folder: a tar stream over SSH);
-4. `sbatch --parsable` runs once per job; the job ids become the units'
-   native ids and are handed to the host's shared `SlurmWatcher`.
+4. `sbatch --parsable --comment=<token>` runs once per job; the job ids
+   become the units' native ids and are handed to the host's shared
+   `SlurmWatcher`. When sbatch's answer is lost to the transport, the token
+   is looked up in the queue before anything is submitted again
+   (`submission.py`).
 
 How units are judged, cancelled and snapshotted is `handle.py`; moving unit
 files to and from the host is `transfer.py`; `SlurmExecutor.attach` resumes
@@ -50,13 +53,14 @@ from .config import SlurmConfig
 from .config import SlurmOptions
 from .config import SlurmResourceConfig
 from .config import slurm_config_for
-from .failures import SlurmOutputError
-from .failures import parse_sbatch
 from .handle import COMMAND_TIMEOUT
 from .handle import EXECUTOR_KIND
 from .handle import SlurmHandle
 from .script import SlurmJobSpec
 from .script import sbatch_script
+from .submission import LostSubmission
+from .submission import Sbatch
+from .submission import new_token
 from .transfer import send_args_files
 from .watcher import SlurmWatcher
 from .watcher import watcher_for
@@ -99,6 +103,8 @@ class SlurmExecutor:
       lines (highest priority, as in the reference).
     - `jobcomp_file`: the cluster's jobcomp/filetxt file, a last source of
       final states.
+    - `lost_sbatch_timeout`: seconds to keep asking the queue for a job whose
+      sbatch answer was lost before its units fail (`submission.py`).
     """
 
     def __init__(
@@ -115,6 +121,7 @@ class SlurmExecutor:
         slurm_account: str | None = None,
         worker_init: str | None = None,
         jobcomp_file: str | None = None,
+        lost_sbatch_timeout: float = 300.0,
     ) -> None:
         if not posixpath.isabs(remote_workdir):
             raise ExecutorError(
@@ -136,6 +143,17 @@ class SlurmExecutor:
         self._last: SlurmHandle | None = None
         self._shut = False
         self.sbatch_calls = 0
+        self._sbatch = Sbatch(
+            host,
+            self.slurm_env,
+            COMMAND_TIMEOUT,
+            lost_timeout=lost_sbatch_timeout,
+            on_call=self._count_sbatch,
+        )
+
+    def _count_sbatch(self) -> None:
+        with self._lock:
+            self.sbatch_calls += 1
 
     # -- the Executor protocol ---------------------------------------------------
 
@@ -347,29 +365,40 @@ class SlurmExecutor:
             workdir=handle.submission_dir,
             parallel=parallel,
         )
+        token = new_token()
+        handle._lost[token] = list(members)  # id unknown until sbatch answers
         try:
             self.host.write_text(f"{base}.sh", sbatch_script(spec))
-            with self._lock:
-                self.sbatch_calls += 1
-            result = self._run(["sbatch", "--parsable", f"{base}.sh"])
-            if not result.ok:
-                raise ExecutorError(
-                    f"sbatch refused {base}.sh (exit {result.returncode}): "
-                    f"{result.stderr.strip()[-2000:]}"
-                )
-            job_id = parse_sbatch(result.stdout)
-        except (ExecutorError, HostError, SlurmOutputError, ValueError) as exc:
-            message = f"SLURM job {number} of handle {handle.id} not submitted: {exc}"
-            logger.error("%s", message)
-            handle.submit_errors.append(message)
-            for index in members:
-                handle._finish(
-                    index, failed(units[index], FailureKind.EXECUTOR_ERROR, message)
-                )
+            job_id = self._sbatch.submit(f"{base}.sh", token)
+        except (ExecutorError, HostError, ValueError) as exc:
+            if not isinstance(exc, LostSubmission):
+                handle._lost.pop(token, None)  # surely not submitted
+            self._fail_job(handle, units, members, number, exc)
             return None
-        handle._add_job(job_id, members, f"{base}-{job_id}.err")
+        handle._lost.pop(token, None)
+        handle._add_job(job_id, members, f"{base}-{job_id}.err", token)
         logger.debug("SLURM job %s: units %s", job_id, members)
+        if handle.cancelled:  # cancel() ran while sbatch was under way
+            handle.scancel([job_id])
         return job_id
+
+    @staticmethod
+    def _fail_job(
+        handle: SlurmHandle,
+        units: list[WorkUnit],
+        members: list[int],
+        number: int,
+        exc: Exception,
+    ) -> None:
+        """The units of a job that was not (or maybe not) submitted fail now."""
+        what = "maybe submitted" if isinstance(exc, LostSubmission) else "not submitted"
+        message = f"SLURM job {number} of handle {handle.id} {what}: {exc}"
+        logger.error("%s", message)
+        handle.submit_errors.append(message)
+        for index in members:
+            handle._finish(
+                index, failed(units[index], FailureKind.EXECUTOR_ERROR, message)
+            )
 
     @staticmethod
     def _with_job_time(

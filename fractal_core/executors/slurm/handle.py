@@ -5,7 +5,9 @@ per poll round for a handle with running jobs) and, for units killed with
 their job, from the job's final state and error file (`failures.py`). Outputs
 and logs of units that ended come back from the host in one transfer per
 folder (`transfer.py`) before they are judged. `cancel()` runs one `scancel`
-for all the handle's jobs; `snapshot()` is JSON (see `attach.py`).
+for all the handle's jobs, plus the jobs found by their submission token
+whose id is unknown (sbatch under way, or its answer lost: `submission.py`);
+`snapshot()` is JSON (see `attach.py`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from .failures import JobFinal
 from .failures import SlurmOutputError
 from .failures import classify_unit
 from .failures import parse_record
+from .submission import cancel_tokens
 from .transfer import fetch_unit_files
 from .watcher import SlurmWatcher
 from .worker import parse_status_listing
@@ -76,6 +79,8 @@ class SlurmHandle(ResultBoard):
         self.status_dir = posixpath.join(submission_dir, "status")
         self._jobs: dict[str, list[int]] = {}
         self._job_err: dict[str, str] = {}
+        self._tokens: dict[str, str] = {}
+        self._lost: dict[str, list[int]] = {}
         self._limits: dict[int, float | None] = {}
         self._cancelled = False
         self._io = threading.Lock()
@@ -86,10 +91,14 @@ class SlurmHandle(ResultBoard):
 
     # -- bookkeeping (submission and attach) -------------------------------------
 
-    def _add_job(self, job_id: str, indices: list[int], err_file: str) -> None:
+    def _add_job(
+        self, job_id: str, indices: list[int], err_file: str, token: str | None = None
+    ) -> None:
         with self._cond:
             self._jobs[job_id] = list(indices)
             self._job_err[job_id] = err_file
+            if token is not None:
+                self._tokens[job_id] = token
             for index in indices:
                 self._native[index] = job_id
                 self._extra.setdefault(index, {})["slurm_job_id"] = job_id
@@ -315,22 +324,52 @@ class SlurmHandle(ResultBoard):
             self.refresh()
         return super().states()
 
+    @property
+    def cancelled(self) -> bool:
+        """True once `cancel()` was called."""
+        return self._cancelled
+
+    @property
+    def lost_tokens(self) -> dict[str, list[int]]:
+        """Submission tokens whose job id is unknown, with their units."""
+        with self._cond:
+            return {token: list(units) for token, units in self._lost.items()}
+
+    def scancel(self, jobs: Sequence[str]) -> None:
+        """One `scancel` for `jobs` (failures are logged: the watcher goes on)."""
+        if not jobs:
+            return
+        try:
+            result = self._host.run(
+                ["scancel", *jobs], env=self._slurm_env, timeout=COMMAND_TIMEOUT
+            )
+            if not result.ok:
+                logger.warning("scancel %s: %s", jobs, result.stderr.strip())
+        except HostError as exc:
+            logger.warning("scancel %s failed: %s", jobs, exc)
+
+    def _cancel_lost(self) -> None:
+        """`scancel` the jobs of submission tokens whose job id is unknown."""
+        tokens = list(self.lost_tokens)
+        if not tokens:
+            return
+        try:
+            ids = cancel_tokens(self._host, self._slurm_env, tokens, COMMAND_TIMEOUT)
+        except HostError as exc:
+            logger.warning("Cannot cancel the jobs of %s: %s", tokens, exc)
+            return
+        logger.info("Cancelled jobs %s found by their submission tokens", ids)
+
     def cancel(self) -> None:
         """`scancel` every job with open units (one call); they end CANCELLED."""
         with self._cond:
-            if self._all_done():
-                return
-            self._cancelled = True
-        jobs = self.live_jobs()
-        if jobs:
-            try:
-                result = self._host.run(
-                    ["scancel", *jobs], env=self._slurm_env, timeout=COMMAND_TIMEOUT
-                )
-                if not result.ok:
-                    logger.warning("scancel %s: %s", jobs, result.stderr.strip())
-            except HostError as exc:
-                logger.warning("scancel %s failed: %s", jobs, exc)
+            all_done = self._all_done()
+            if not all_done:
+                self._cancelled = True
+        self._cancel_lost()  # also when every unit already failed: they may run
+        if all_done:
+            return
+        self.scancel(self.live_jobs())
         with self._io:
             listing = self._listing() or {}
             try:
@@ -380,8 +419,13 @@ class SlurmHandle(ResultBoard):
                 "status_dir": self.status_dir,
                 "cancelled": self._cancelled,
                 "jobs": {
-                    job_id: {"units": list(indices), "err": self._job_err[job_id]}
+                    job_id: {
+                        "units": list(indices),
+                        "err": self._job_err[job_id],
+                        "token": self._tokens.get(job_id),
+                    }
                     for job_id, indices in self._jobs.items()
                 },
+                "lost_tokens": {t: list(u) for t, u in self._lost.items()},
             }
         return state

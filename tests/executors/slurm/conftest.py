@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
 import pytest
@@ -16,6 +17,11 @@ from fractal_core.executors.slurm import SlurmResourceConfig
 from fractal_core.executors.slurm import SlurmWatcher
 from fractal_core.hosts import LocalHost
 from fractal_core.hosts.base import Host
+
+if TYPE_CHECKING:
+    from tests.ssh import sshd as _sshd
+
+    from .ssh_rig import Rig
 
 POLL = 0.2  # seconds between queue polls in tests
 GUARD = 120.0  # hang guard for waits on the cluster, never a speed requirement
@@ -151,3 +157,24 @@ def shared_testkit(slurm_testkit: Any) -> Iterator[Any]:
         version=slurm_testkit.version,
     )
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def rig(slurm_workdir: Path, ssh_slurm_host: Any, slurm_cluster: Any) -> Rig:
+    """Counters, folders and a counting `sbatch` for SLURM over SSH (`ssh_rig.py`)."""
+    from .ssh_rig import SYSTEM_PYTHON
+    from .ssh_rig import Rig
+
+    if not Path(SYSTEM_PYTHON).exists():
+        pytest.skip(f"{SYSTEM_PYTHON} missing: no Python for the remote user")
+    return Rig(slurm_workdir, ssh_slurm_host, dict(slurm_cluster.env))
+
+
+@pytest.fixture
+def restarting_sshd(sshd: _sshd.SSHServer) -> Iterator[_sshd.SSHServer]:
+    """The session's sshd, brought back after a test that stopped it."""
+    from tests.ssh import sshd as _sshd
+
+    yield sshd
+    if not _sshd.accepts(sshd.endpoint.port):
+        _sshd.restart(sshd)

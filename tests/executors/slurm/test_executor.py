@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import signal
-import subprocess
 import sys
 import textwrap
 import time
@@ -37,6 +35,7 @@ from ..conftest import wait_for_file
 from .conftest import GUARD
 from .conftest import ExecutorFactory
 from .conftest import small_resource
+from .submitter import submitter
 
 HOG = textwrap.dedent(
     """
@@ -214,33 +213,6 @@ def test_job_cancelled_behind_the_executor_is_classified_with_evidence(
     assert "JobState=CANCELLED" in failure.message
 
 
-RESTART_SCRIPT = textwrap.dedent(
-    """
-    import json, os, sys, time
-    from pathlib import Path
-    from fractal_core.executors import WorkUnit
-    from fractal_core.executors.slurm import SlurmExecutor
-    from fractal_core.hosts import LocalHost
-    sys.path.insert(0, {root!r})
-    from tests.executors.slurm.conftest import small_resource
-    spec = json.loads(Path(sys.argv[1]).read_text())
-    units = [
-        WorkUnit(id=u["id"], command=u["command"], args_file=Path(u["args"]),
-                 output_file=Path(u["out"]), log_file=Path(u["log"]))
-        for u in spec["units"]
-    ]
-    executor = SlurmExecutor(LocalHost(), remote_workdir=spec["workdir"],
-                             resource=small_resource(), slurm_env=spec["env"],
-                             poll_interval=0.2)
-    handle = executor.submit(units)
-    tmp = spec["snapshot"] + ".tmp"
-    Path(tmp).write_text(json.dumps(handle.snapshot()))
-    os.replace(tmp, spec["snapshot"])
-    time.sleep(600)
-    """
-)
-
-
 def test_reattach_after_the_submitting_process_is_killed(
     slurm_executor_factory: ExecutorFactory,
     make_unit: UnitFactory,
@@ -254,31 +226,10 @@ def test_reattach_after_the_submitting_process_is_killed(
         make_unit("b", {"output": "B"}),
         make_unit("c", {"exit": 4}),
     ]
-    spec = {
-        "units": [
-            {
-                "id": u.id,
-                "command": u.command,
-                "args": str(u.args_file),
-                "out": str(u.output_file),
-                "log": str(u.log_file),
-            }
-            for u in units
-        ],
-        "workdir": str(tmp_path / "slurm"),
-        "env": slurm_cluster.env,
-        "snapshot": str(tmp_path / "snapshot.json"),
-    }
-    (tmp_path / "spec.json").write_text(json.dumps(spec))
-    script = tmp_path / "submit.py"
-    script.write_text(RESTART_SCRIPT.format(root=str(Path(__file__).parents[3])))
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "spec.json")])
-    try:
-        state = json.loads(wait_for_file(tmp_path / "snapshot.json", GUARD))
+    with submitter(
+        units, folder=tmp_path, workdir=str(tmp_path / "slurm"), env=slurm_cluster.env
+    ) as state:
         wait_for_file(tmp_path / "pid-a", GUARD)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
     attached = slurm_executor_factory().attach(state)
     assert attached.id == state["handle_id"]
     assert attached.wait(GUARD)

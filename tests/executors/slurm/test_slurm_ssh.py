@@ -13,14 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
-import subprocess
-import sys
-import textwrap
-import threading
 import time
-from collections.abc import Callable
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,116 +21,18 @@ import pytest
 
 from fractal_core.executors import ExecutorError
 from fractal_core.executors import FailureKind
-from fractal_core.executors import WorkUnit
-from fractal_core.executors.slurm import SlurmExecutor
 from fractal_core.executors.slurm import SlurmWatcher
 from fractal_core.executors.slurm import WatcherRegistry
-from fractal_core.hosts import SSHHost
 from tests.ssh import sshd as _sshd
-from tests.ssh.fixtures import host_for
 
-from ..conftest import wait_for_file
 from .conftest import GUARD
 from .conftest import POLL
 from .conftest import ExecutorFactory
 from .conftest import small_resource
-
-SYSTEM_PYTHON = "/usr/bin/python3"
-
-# A task that appends one line per run to <runs>/<name>, then writes its output.
-COUNTING_TASK = textwrap.dedent(
-    """
-    import argparse, json, os, time
-    p = argparse.ArgumentParser()
-    p.add_argument("--args-json"); p.add_argument("--out-json")
-    ns = p.parse_args()
-    args = json.load(open(ns.args_json))
-    with open(os.path.join(args["runs"], args["name"]), "a") as f:
-        f.write("run\\n")
-    time.sleep(args.get("sleep", 0))
-    with open(ns.out_json, "w") as f:
-        json.dump({"name": args["name"], "size": len(args.get("pad", "")),
-                   "pad": args.get("out_pad", "")}, f)
-    """
-)
-
-SBATCH_WRAPPER = '#!/bin/sh\necho call >> "{counter}"\nexec {sbatch} "$@"\n'
-
-
-class Rig:
-    """Folders, counters and a unit factory for one SLURM-over-SSH test."""
-
-    def __init__(self, root: Path, host: SSHHost, cluster_env: dict[str, str]):
-        self.root = root
-        self.remote = str(root / "remote")
-        self.runs = root / "runs"
-        self.sbatch_counter = root / "sbatch-calls"
-        for folder in (root / "bin", self.runs):
-            folder.mkdir()
-            folder.chmod(0o777)
-        wrapper = root / "bin" / "sbatch"
-        real = subprocess.run(
-            ["sh", "-c", "command -v sbatch"], capture_output=True, text=True
-        ).stdout.strip()
-        wrapper.write_text(
-            SBATCH_WRAPPER.format(counter=self.sbatch_counter, sbatch=real)
-        )
-        wrapper.chmod(0o755)
-        self.script = root / "task.py"
-        self.script.write_text(COUNTING_TASK)
-        self.script.chmod(0o644)
-        self.env = {**cluster_env, "PATH": f"{root / 'bin'}:/usr/bin:/bin"}
-        self.endpoint_host = host
-        host.mkdir(self.remote)
-
-    def host(self, endpoint: _sshd.SSHEndpoint, **kwargs: Any) -> SSHHost:
-        """An SSHHost whose `sbatch` is the counting wrapper."""
-        return host_for(endpoint, env=self.env, **kwargs)
-
-    def unit(self, name: str, **args: Any) -> WorkUnit:
-        folder = self.root / "job"
-        folder.mkdir(exist_ok=True)
-        args_file = folder / f"{name}-args.json"
-        args_file.write_text(json.dumps({"name": name, "runs": str(self.runs), **args}))
-        return WorkUnit(
-            id=name,
-            command=f"{SYSTEM_PYTHON} {self.script}",
-            args_file=args_file,
-            output_file=folder / f"{name}-out.json",
-            log_file=folder / "logs" / f"{name}-log.txt",
-            args_file_remote=f"{self.remote}/{name}-args.json",
-            output_file_remote=f"{self.remote}/{name}-out.json",
-            log_file_remote=f"{self.remote}/logs/{name}-log.txt",
-        )
-
-    def runs_of(self, name: str) -> int:
-        path = self.runs / name
-        return len(path.read_text().splitlines()) if path.exists() else 0
-
-    def sbatch_calls(self) -> int:
-        path = self.sbatch_counter
-        return len(path.read_text().splitlines()) if path.exists() else 0
-
-
-@pytest.fixture
-def rig(slurm_workdir: Path, ssh_slurm_host: SSHHost, slurm_cluster: Any) -> Rig:
-    if not os.path.exists(SYSTEM_PYTHON):
-        pytest.skip(f"{SYSTEM_PYTHON} missing: no Python for the remote user")
-    return Rig(slurm_workdir, ssh_slurm_host, dict(slurm_cluster.env))
-
-
-@pytest.fixture
-def restarting_sshd(sshd: _sshd.SSHServer) -> Iterator[_sshd.SSHServer]:
-    """The session's sshd, brought back after a test that stopped it."""
-    yield sshd
-    if not _sshd.accepts(sshd.endpoint.port):
-        _sshd.restart(sshd)
-
-
-def _ssh_executor(
-    factory: ExecutorFactory, rig: Rig, host: SSHHost, **kwargs: Any
-) -> SlurmExecutor:
-    return factory(host, workdir=rig.root / "remote" / "slurm", **kwargs)
+from .ssh_rig import Rig
+from .ssh_rig import kill_when
+from .ssh_rig import ssh_executor
+from .submitter import submitter
 
 
 def test_one_squeue_per_round_for_two_executors_on_one_connection(
@@ -152,8 +47,8 @@ def test_one_squeue_per_round_for_two_executors_on_one_connection(
     watcher = registry.get(a, env=rig.env, interval=POLL)
     assert registry.get(b, env=rig.env, interval=POLL) is watcher
     assert a._shared is b._shared
-    first = _ssh_executor(slurm_executor_factory, rig, a, watcher=watcher)
-    second = _ssh_executor(slurm_executor_factory, rig, b, watcher=watcher)
+    first = ssh_executor(slurm_executor_factory, rig, a, watcher=watcher)
+    second = ssh_executor(slurm_executor_factory, rig, b, watcher=watcher)
     h1 = first.submit([rig.unit(f"a{i}", sleep=1) for i in range(2)])
     h2 = second.submit([rig.unit(f"b{i}", sleep=1) for i in range(2)])
     assert h1.wait(GUARD) and h2.wait(GUARD)
@@ -164,32 +59,6 @@ def test_one_squeue_per_round_for_two_executors_on_one_connection(
     assert [rig.runs_of(n) for n in ("a0", "a1", "b0", "b1")] == [1, 1, 1, 1]
 
 
-RESTART_SCRIPT = textwrap.dedent(
-    """
-    import json, os, sys, time
-    from pathlib import Path
-    sys.path.insert(0, {root!r})
-    from fractal_core.executors import WorkUnit
-    from fractal_core.executors.slurm import SlurmExecutor
-    from fractal_core.hosts import SSHHost
-    from tests.executors.slurm.conftest import small_resource
-    spec = json.loads(Path(sys.argv[1]).read_text())
-    units = [WorkUnit(**u) for u in spec["units"]]
-    e = spec["endpoint"]
-    host = SSHHost(e["host"], e["user"], port=e["port"], key_path=e["key_path"],
-                   env=spec["env"])
-    executor = SlurmExecutor(host, remote_workdir=spec["workdir"],
-                             resource=small_resource(), slurm_env=spec["env"],
-                             poll_interval=0.2)
-    handle = executor.submit(units)
-    tmp = spec["snapshot"] + ".tmp"
-    Path(tmp).write_text(json.dumps(handle.snapshot()))
-    os.replace(tmp, spec["snapshot"])
-    time.sleep(600)
-    """
-)
-
-
 def test_reattach_over_ssh_after_the_submitting_process_is_killed(
     slurm_executor_factory: ExecutorFactory,
     rig: Rig,
@@ -197,41 +66,19 @@ def test_reattach_over_ssh_after_the_submitting_process_is_killed(
 ) -> None:
     """A new process attaches through its own SSH connection and collects."""
     units = [rig.unit("r0", sleep=3), rig.unit("r1"), rig.unit("r2", sleep=1)]
-    snapshot = rig.root / "snapshot.json"
-    spec = {
-        "units": [
-            {
-                "id": u.id,
-                "command": u.command,
-                "args_file": str(u.args_file),
-                "output_file": str(u.output_file),
-                "log_file": str(u.log_file),
-                "args_file_remote": u.args_file_remote,
-                "output_file_remote": u.output_file_remote,
-                "log_file_remote": u.log_file_remote,
-            }
-            for u in units
-        ],
-        "endpoint": ssh_endpoint.__dict__,
-        "env": rig.env,
-        "workdir": f"{rig.remote}/slurm",
-        "snapshot": str(snapshot),
-    }
-    (rig.root / "spec.json").write_text(json.dumps(spec))
-    script = rig.root / "submit.py"
-    script.write_text(RESTART_SCRIPT.format(root=str(Path(__file__).parents[3])))
-    proc = subprocess.Popen([sys.executable, str(script), str(rig.root / "spec.json")])
-    try:
-        state = json.loads(wait_for_file(snapshot, GUARD))
+    with submitter(
+        units,
+        folder=rig.root,
+        workdir=f"{rig.remote}/slurm",
+        env=rig.env,
+        endpoint=ssh_endpoint,
+    ) as state:
         deadline = time.monotonic() + GUARD
         while rig.runs_of("r0") == 0:
             assert time.monotonic() < deadline, "r0 never started"
             time.sleep(0.1)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
     assert not units[0].output_file.exists()  # nothing came back yet
-    attached = _ssh_executor(slurm_executor_factory, rig, rig.host(ssh_endpoint))
+    attached = ssh_executor(slurm_executor_factory, rig, rig.host(ssh_endpoint))
     handle = attached.attach(state)
     assert handle.wait(GUARD)
     results = handle.results()
@@ -252,7 +99,7 @@ def test_sshd_stopped_and_restarted_while_polling(
     """Polls fail while sshd is down; after the restart the units complete once."""
     server = restarting_sshd
     host = rig.host(server.endpoint, retries=0)
-    executor = _ssh_executor(slurm_executor_factory, rig, host)
+    executor = ssh_executor(slurm_executor_factory, rig, host)
     units = [rig.unit(f"p{i}", sleep=4) for i in range(4)]
     with caplog.at_level(logging.WARNING):
         handle = executor.submit(units)
@@ -283,7 +130,7 @@ def test_sshd_down_for_good_fails_with_a_transport_error(
     server = restarting_sshd
     host = rig.host(server.endpoint, retries=0)
     watcher = SlurmWatcher(host, env=rig.env, interval=POLL, give_up_after=1.0)
-    executor = _ssh_executor(slurm_executor_factory, rig, host, watcher=watcher)
+    executor = ssh_executor(slurm_executor_factory, rig, host, watcher=watcher)
     handle = executor.submit([rig.unit("d0", sleep=2)])
     deadline = time.monotonic() + GUARD
     while rig.runs_of("d0") == 0:
@@ -319,22 +166,6 @@ def _tar_running(mode: str, folder: str) -> bool:
     return False
 
 
-def _kill_when(server: _sshd.SSHServer, ready: Callable[[], bool]) -> list[int]:
-    """Kill the sshd's connections (from a thread) once `ready()`; pids killed."""
-    killed: list[int] = []
-
-    def body() -> None:
-        deadline = time.monotonic() + GUARD
-        while not ready():
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.001)
-        killed.extend(_sshd.kill_connections(server))
-
-    threading.Thread(target=body, daemon=True).start()
-    return killed
-
-
 # paramiko's own threads may die with the connection and say so.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 @pytest.mark.parametrize("direction", ["upload", "download"])
@@ -347,14 +178,14 @@ def test_connection_killed_during_a_file_transfer(
 ) -> None:
     """The cut-off tar stream is sent again; every unit still runs exactly once."""
     host = rig.host(sshd.endpoint)
-    executor = _ssh_executor(slurm_executor_factory, rig, host)
+    executor = ssh_executor(slurm_executor_factory, rig, host)
     pad = "x" * 4_000_000  # 8 units x 4 MB: the stream takes a while
     if direction == "upload":
         units = [rig.unit(f"u{i}", pad=pad) for i in range(8)]
-        killed = _kill_when(sshd, lambda: _tar_running("-x", rig.remote))
+        killed = kill_when(sshd, lambda: _tar_running("-x", rig.remote))
     else:
         units = [rig.unit(f"u{i}", out_pad=pad) for i in range(8)]
-        killed = _kill_when(sshd, lambda: _tar_running("-c", rig.remote))
+        killed = kill_when(sshd, lambda: _tar_running("-c", rig.remote))
     with caplog.at_level(logging.WARNING, logger="fractal_core.hosts.ssh"):
         handle = executor.submit(units)
         assert handle.wait(GUARD)
