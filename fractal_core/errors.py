@@ -92,6 +92,7 @@ if TYPE_CHECKING:
     from .services import InactiveTaskError as InactiveTaskError
     from .services import InvalidReorderError as InvalidReorderError
     from .services import InvalidTaskRangeError as InvalidTaskRangeError
+    from .services import InvalidValueError as InvalidValueError
     from .services import JobNotRunningError as JobNotRunningError
     from .services import LogNotAvailableError as LogNotAvailableError
     from .services import MultipleRunningJobsError as MultipleRunningJobsError
@@ -191,7 +192,8 @@ _HOMES: dict[str, str] = {
     """,
     ".services": """
         ActiveJobError EmptyWorkflowError HistoryRelationError InactiveTaskError
-        InvalidReorderError InvalidTaskRangeError JobNotRunningError
+        InvalidReorderError InvalidTaskRangeError InvalidValueError
+        JobNotRunningError
         LogNotAvailableError MultipleRunningJobsError NameConflictError
         ResourceMismatchError ServiceError SlurmAccountError TaskTypeChangeError
         TypeFiltersConflictError WorkflowTaskArgumentsError WrongParentError

@@ -95,6 +95,10 @@ class PaginationError(RepositoryError, ValueError):
     """`page` / `page_size` the reference refuses ("Invalid pagination parameters")."""
 
 
+_MAX_PAGINATION = 2**63 - 1
+"""Databases hold 64-bit integers: a larger page or page size cannot be queried."""
+
+
 def check_pagination(page: int, page_size: int | None) -> None:
     """Refuse what the reference's `PaginationRequest` refuses: `page < 1`,
     `page_size < 1`, and `page > 1` without a `page_size`."""
@@ -109,6 +113,12 @@ def check_pagination(page: int, page_size: int | None) -> None:
             "Invalid pagination parameters: "
             f"page_size={page_size!r} must be an integer >= 1 or None."
         )
+    for name, value in (("page", page), ("page_size", page_size)):
+        if value is not None and value > _MAX_PAGINATION:
+            raise PaginationError(
+                "Invalid pagination parameters: "
+                f"{name}={value} is above the largest stored integer (2**63-1)."
+            )
     if page_size is None and page > 1:
         raise PaginationError(
             "Invalid pagination parameters: "
@@ -153,7 +163,8 @@ def unclamped_page(total_count: int, page: int, page_size: int | None) -> PageWi
     """
     check_pagination(page, page_size)
     size = total_count if page_size is None else page_size
-    return PageWindow(page=page, page_size=size, offset=(page - 1) * size)
+    offset = min((page - 1) * size, total_count)  # past the end: empty, no overflow
+    return PageWindow(page=page, page_size=size, offset=offset)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from .errors import EmptyWorkflowError
 from .errors import InactiveTaskError
 from .errors import InvalidReorderError
 from .errors import InvalidTaskRangeError
+from .errors import InvalidValueError
 from .errors import JobNotRunningError
 from .errors import MultipleRunningJobsError
 from .errors import NameConflictError
@@ -105,6 +106,7 @@ __all__ = [
     "InactiveTaskError",
     "InvalidReorderError",
     "InvalidTaskRangeError",
+    "InvalidValueError",
     "JobNotRunningError",
     "JobRegistry",
     "MultipleRunningJobsError",

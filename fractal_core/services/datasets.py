@@ -27,6 +27,7 @@ from ..types import ZarrDirStr
 from ..types import normalize_url
 from ..types import sanitize_string
 from . import _lookup
+from ._inputs import refuse_nul
 from .errors import ActiveJobError
 from .errors import ZarrDirFrozenError
 from .errors import ZarrDirRequiredError
@@ -76,6 +77,7 @@ def create_dataset(
     `attribute_filters` are validated and dropped, as the reference does
     (dataset-level filters were removed in 2.11).
     """
+    refuse_nul(name=name, zarr_dir=zarr_dir, attribute_filters=attribute_filters)
     if attribute_filters:
         _ATTRIBUTE_FILTERS.validate_python(dict(attribute_filters))
     if zarr_dir is None and project_dir is None:
@@ -130,6 +132,7 @@ def update_dataset(
     zarr_dir: str | None = None,
 ) -> Dataset:
     """Rename a dataset and/or change its `zarr_dir` (only while it has no image)."""
+    refuse_nul(name=name, zarr_dir=zarr_dir)
     renamed = DatasetUpdate(name=name) if name is not None else DatasetUpdate()
     with store.unit_of_work() as uow:
         dataset = _lookup.get_dataset(uow, project_id, dataset_id)
@@ -183,6 +186,7 @@ def import_dataset(
     single additions; the reference checks only a string prefix); legacy
     filter keys are ignored; with `project_dirs`, `zarr_dir` must lie in one.
     """
+    refuse_nul(data=data)
     dataset = _import_dataset(data, project_dirs=project_dirs, project_id=project_id)
     with store.unit_of_work() as uow:
         _lookup.get_project(uow, project_id)

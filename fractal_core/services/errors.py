@@ -22,6 +22,7 @@ __all__ = [
     "InactiveTaskError",
     "InvalidReorderError",
     "InvalidTaskRangeError",
+    "InvalidValueError",
     "JobNotRunningError",
     "MultipleRunningJobsError",
     "NameConflictError",
@@ -236,3 +237,13 @@ class JobNotRunningError(ServiceError, ValueError):
         super().__init__(
             reason or f"Cannot stop job {job_id}: its status is '{status}'."
         )
+
+
+class InvalidValueError(ServiceError, ValueError):
+    """A value no store can hold (e.g. a NUL byte); names the field and value."""
+
+    def __init__(self, field: str, value: Any, problem: str) -> None:
+        self.field = field
+        self.value = value
+        shown = repr(value) if len(repr(value)) <= 200 else repr(value)[:200] + "..."
+        super().__init__(f"Invalid {field}={shown}: {problem}.")

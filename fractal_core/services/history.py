@@ -43,6 +43,7 @@ from ..repository.base import check_pagination
 from ..types import normalize_url
 from ..types.filters import validate_filters
 from . import _lookup
+from ._inputs import refuse_nul
 from .errors import MultipleRunningJobsError
 from .errors import ServiceError
 from .errors import WrongParentError
@@ -382,6 +383,7 @@ def history_images(
     Sorted by zarr_url, unclamped page. `attributes` and `types` describe the
     whole dataset, `attributes[IMAGE_STATUS_KEY]` lists the four statuses.
     """
+    refuse_nul(type_filters=type_filters, attribute_filters=attribute_filters)
     valid_types, valid_attributes = validate_filters(type_filters, attribute_filters)
     check_pagination(page, page_size)
     _access(store, project_id, dataset_id, workflowtask_id)

@@ -28,6 +28,7 @@ from ..repository.base import Store
 from ..repository.base import UnitOfWork
 from ..types import normalize_url
 from . import _lookup
+from ._inputs import refuse_nul
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,11 @@ def query_images(
 
     `attributes` and `types` of the page describe the whole dataset.
     """
+    refuse_nul(
+        zarr_url=zarr_url,
+        type_filters=type_filters,
+        attribute_filters=attribute_filters,
+    )
     with store.unit_of_work() as uow:
         _lookup.get_dataset(uow, project_id, dataset_id)
         return uow.datasets.query_images(
@@ -86,6 +92,7 @@ def add_image(
     image: Mapping[str, Any] | SingleImage,
 ) -> dict[str, Any]:
     """Append one image: strictly inside `zarr_dir`, not already present."""
+    refuse_nul(image=image)
     validated = SingleImage.model_validate(
         image.model_dump() if isinstance(image, BaseModel) else dict(image)
     )
@@ -110,6 +117,7 @@ def patch_image(
     types: Mapping[str, bool] | None = None,
 ) -> dict[str, Any]:
     """Replace an image's `attributes` and/or `types` wholesale; return it."""
+    refuse_nul(zarr_url=zarr_url, attributes=attributes, types=types)
     fields: dict[str, Any] = {"zarr_url": zarr_url}
     if attributes is not None:
         fields["attributes"] = dict(attributes)

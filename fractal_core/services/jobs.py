@@ -53,6 +53,7 @@ from ..repository.base import NotFoundError
 from ..repository.base import Store
 from ..repository.base import UnitOfWork
 from . import _lookup
+from ._inputs import refuse_nul
 from .errors import DatasetBusyError
 from .errors import EmptyWorkflowError
 from .errors import InvalidTaskRangeError
@@ -313,6 +314,7 @@ def submit_job(
     filters), a `submitted` job on the dataset, the SLURM account. Nothing is
     written when a check fails.
     """
+    refuse_nul(request=request)
     if request is None:
         request = JobCreate()
     elif not isinstance(request, JobCreate):

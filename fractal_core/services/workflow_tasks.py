@@ -32,6 +32,7 @@ from ..repository.base import NotFoundError
 from ..repository.base import Store
 from ..repository.base import UnitOfWork
 from . import _lookup
+from ._inputs import refuse_nul
 from .errors import ActiveJobError
 from .errors import InactiveTaskError
 from .errors import TaskTypeChangeError
@@ -155,6 +156,15 @@ def create_workflow_task(
     """Insert a task at `position` (default: append); its meta merged under the
     given one. Checks, in the reference's order: task found, accessible and
     active; argument sides; type filters; then the argument schemas."""
+    refuse_nul(
+        args_non_parallel=args_non_parallel,
+        args_parallel=args_parallel,
+        meta_non_parallel=meta_non_parallel,
+        meta_parallel=meta_parallel,
+        type_filters=type_filters,
+        alias=alias,
+        description=description,
+    )
     values: dict[str, Any] = {
         "args_non_parallel": args_non_parallel,
         "args_parallel": args_parallel,
@@ -203,6 +213,7 @@ def update_workflow_task(
 ) -> WorkflowTask:
     """Patch the explicitly-given fields: arguments `{}`/None clear them, metas
     and type filters are replaced wholesale (no merge with the task's meta)."""
+    refuse_nul(update=update)
     if not isinstance(update, WorkflowTaskUpdate):
         update = WorkflowTaskUpdate.model_validate(dict(update))
     changes = update.model_dump(exclude_unset=True)

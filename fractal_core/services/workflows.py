@@ -31,6 +31,7 @@ from ..repository.base import ConflictError
 from ..repository.base import Store
 from ..repository.base import UnitOfWork
 from . import _lookup
+from ._inputs import refuse_nul
 from .errors import ActiveJobError
 from .errors import EmptyWorkflowError
 from .errors import InvalidReorderError
@@ -112,6 +113,7 @@ def create_workflow(
     store: Store, project_id: int, name: str, *, description: str | None = None
 ) -> Workflow:
     """A new empty workflow; `NameConflictError` if the name is taken."""
+    refuse_nul(name=name)
     workflow = Workflow(name=name, project_id=project_id, description=description)
     with store.unit_of_work() as uow:
         _lookup.get_project(uow, project_id)
@@ -157,6 +159,7 @@ def update_workflow(
     ownership: Ownership | None = None,
 ) -> WorkflowRead:
     """Rename, describe and/or reorder a workflow, all or nothing."""
+    refuse_nul(name=name, description=description)
     fields: dict[str, Any] = {}
     if name is not None:
         fields["name"] = name
@@ -249,6 +252,7 @@ def import_workflow(
     groups when None), active or not; inactive ones are imported with the
     warning "Task is not active.". Nothing is written if any task is missing.
     """
+    refuse_nul(data=data, override_versions=override_versions)
     with store.unit_of_work() as uow:
         _lookup.get_project(uow, project_id)
         name = data.name if isinstance(data, WorkflowImport) else data.get("name")

@@ -78,8 +78,12 @@ class Table(Generic[V]):
         return self.base.get(key)
 
     def need(self, key: int) -> V:
-        """The row, or NotFoundError naming the kind and id."""
-        value = self.find(key)
+        """The row, or NotFoundError naming the kind and id.
+
+        A bool or float is no id (they hash like ints: `True` would find 1),
+        as in the SQL store.
+        """
+        value = None if isinstance(key, (bool, float)) else self.find(key)
         if value is None:
             raise NotFoundError(f"{self.kind} {key} not found.")
         return value

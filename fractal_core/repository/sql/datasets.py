@@ -29,6 +29,7 @@ from .history_cleanup import forget_image_status
 from .models import DatasetRow
 from .session_tools import for_writing
 from .session_tools import missing
+from .session_tools import row_by_id
 
 
 class SQLDatasetRepository:
@@ -39,7 +40,7 @@ class SQLDatasetRepository:
         return self._s.connection()
 
     def _row(self, dataset_id: int) -> DatasetRow:
-        row = self._s.get(DatasetRow, dataset_id)
+        row = row_by_id(self._s, DatasetRow, dataset_id)
         if row is None:
             raise missing("Dataset", dataset_id)
         return row

@@ -44,6 +44,7 @@ from .models import ImageCacheRow
 from .models import RunRow
 from .models import UnitRow
 from .recorder import _run_record
+from .session_tools import row_by_id
 
 __all__ = ["SQLHistoryReads"]
 
@@ -79,7 +80,7 @@ class SQLHistoryReads:
         """The run, or None."""
 
         def work(session: Session) -> RunRecord | None:
-            row = session.get(RunRow, run_id)
+            row = row_by_id(session, RunRow, run_id)
             return None if row is None else _run_record(row)
 
         return self._read(work)
@@ -88,7 +89,7 @@ class SQLHistoryReads:
         """The unit, or None."""
 
         def work(session: Session) -> UnitRecord | None:
-            row = session.get(UnitRow, unit_id)
+            row = row_by_id(session, UnitRow, unit_id)
             return None if row is None else _unit_record(row)
 
         return self._read(work)

@@ -17,6 +17,7 @@ from .models import JobRow
 from .session_tools import dump_fields
 from .session_tools import for_writing
 from .session_tools import missing
+from .session_tools import row_by_id
 
 _JOB_COLUMNS = {
     "id",
@@ -75,7 +76,7 @@ class SQLJobRepository:
         )
 
     def get(self, job_id: int) -> Job:
-        row = self._s.get(JobRow, job_id)
+        row = row_by_id(self._s, JobRow, job_id)
         if row is None:
             raise missing("Job", job_id)
         return self._to_job(row)

@@ -17,6 +17,7 @@ from .models import WorkflowTaskRow
 from .session_tools import dump_fields
 from .session_tools import for_writing
 from .session_tools import missing
+from .session_tools import row_by_id
 
 
 class SQLProjectRepository:
@@ -31,7 +32,7 @@ class SQLProjectRepository:
         return self._to_project(row)
 
     def get(self, project_id: int) -> Project:
-        row = self._s.get(ProjectRow, project_id)
+        row = row_by_id(self._s, ProjectRow, project_id)
         if row is None:
             raise missing("Project", project_id)
         return self._to_project(row)
@@ -51,7 +52,7 @@ class SQLProjectRepository:
 
     def delete(self, project_id: int) -> None:
         for_writing(self._s)
-        if self._s.get(ProjectRow, project_id) is None:
+        if row_by_id(self._s, ProjectRow, project_id) is None:
             raise missing("Project", project_id)
         dataset_ids = self._s.scalars(
             select(DatasetRow.id).where(DatasetRow.project_id == project_id)

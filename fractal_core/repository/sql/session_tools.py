@@ -3,7 +3,9 @@ not-found errors, JSON dumps of domain objects, row counts."""
 
 from __future__ import annotations
 
+import operator
 from typing import Any
+from typing import TypeVar
 
 from sqlalchemy import func
 from sqlalchemy import select
@@ -13,6 +15,8 @@ from ..base import NotFoundError
 from .connect import BEGIN_OPTION
 from .connect import TRANSACTION_OPEN
 from .connect import WRITING
+
+T = TypeVar("T")
 
 
 def for_writing(session: Session) -> None:
@@ -35,6 +39,27 @@ def for_writing(session: Session) -> None:
             session.rollback()  # nothing was written in it (WRITING unset)
         session.connection(execution_options={BEGIN_OPTION: "IMMEDIATE"})
     session.info[WRITING] = True
+
+
+_MAX_ID = 2**63 - 1
+
+
+def row_by_id(session: Session, model: type[T], object_id: Any) -> T | None:
+    """The row with primary key `object_id`; None for an id no row can have.
+
+    A string, a bool or an int outside the 64-bit range is "not found", as in
+    the memory store, instead of a driver error (OverflowError on SQLite,
+    "bigint out of range" on PostgreSQL) or a string coerced to a number.
+    """
+    if isinstance(object_id, (bool, str, bytes)):
+        return None
+    try:
+        key = operator.index(object_id)  # ints and integer-like (numpy) ids
+    except TypeError:
+        return None
+    if not -_MAX_ID <= key <= _MAX_ID:
+        return None
+    return session.get(model, key)
 
 
 def missing(kind: str, object_id: Any) -> NotFoundError:

@@ -21,6 +21,7 @@ from .models import WorkflowTaskRow
 from .session_tools import dump_fields
 from .session_tools import for_writing
 from .session_tools import missing
+from .session_tools import row_by_id
 
 
 class SQLTaskGroupRepository:
@@ -28,7 +29,7 @@ class SQLTaskGroupRepository:
         self._s = session
 
     def _row(self, task_group_id: int) -> TaskGroupRow:
-        row = self._s.get(TaskGroupRow, task_group_id)
+        row = row_by_id(self._s, TaskGroupRow, task_group_id)
         if row is None:
             raise missing("TaskGroup", task_group_id)
         return row
@@ -81,7 +82,7 @@ class SQLTaskGroupRepository:
         return self._to_group(self._row(task_group_id))
 
     def get_task(self, task_id: int) -> Task:
-        row = self._s.get(TaskRow, task_id)
+        row = row_by_id(self._s, TaskRow, task_id)
         if row is None:
             raise missing("Task", task_id)
         group = self.get(row.task_group_id)

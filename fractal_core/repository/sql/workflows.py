@@ -21,6 +21,7 @@ from .models import WorkflowTaskRow
 from .session_tools import dump_fields
 from .session_tools import for_writing
 from .session_tools import missing
+from .session_tools import row_by_id
 from .task_groups import SQLTaskGroupRepository
 
 
@@ -30,7 +31,7 @@ class SQLWorkflowRepository:
         self._groups = task_groups
 
     def _row(self, workflow_id: int) -> WorkflowRow:
-        row = self._s.get(WorkflowRow, workflow_id)
+        row = row_by_id(self._s, WorkflowRow, workflow_id)
         if row is None:
             raise missing("Workflow", workflow_id)
         return row
