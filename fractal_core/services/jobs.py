@@ -266,8 +266,12 @@ def _store_end(store: Store, job: Job) -> None:
 
 
 def _fail_unstarted(store: Store, job: Job, error: BaseException) -> None:
-    """Mark a job `failed` when the engine refused to start it."""
-    job.finish(JobStatus.FAILED, log=f"Job {job.id} could not start: {error}")
+    """Mark a job `failed` when the engine refused to start it (or Ctrl-C hit).
+
+    The reason names the exception class: `str(KeyboardInterrupt())` is empty.
+    """
+    reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    job.finish(JobStatus.FAILED, log=f"Job {job.id} could not start: {reason}")
     _store_end(store, job)
 
 
