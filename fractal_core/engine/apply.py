@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+from itertools import compress
+from operator import ne
 from typing import Any
 from typing import overload
 
@@ -32,7 +34,6 @@ from ..images.image_list import ImageList
 from ..images.index import shared_types
 from ..images.store import ImageStore
 from ..images.store import Packed
-from ..images.store import unpack
 from ..types.urls import url_inside_checker
 from ._gc import gc_paused
 from .errors import MissingImageError
@@ -295,21 +296,15 @@ def touch_list(
         return result
     tables = store.tables
     out_types = dict(output_types)
-    transitions: dict[int, int] = {}
-    code_at = store.code
-    changed: list[int] = []
-    new_codes: list[int] = []
-    for p in positions:
-        old = code_at(p)
-        new = transitions.get(old)
-        if new is None:
-            merged = {**tables.types[old], **out_types}
-            new = old if merged == tables.types[old] else tables.code(merged)
-            transitions[old] = new
-        if new != old:
-            changed.append(p)
-            new_codes.append(new)
-    store.set_codes(changed, new_codes)
+    old_codes = store.codes_at(positions)
+    transitions = {old: tables.merged_code(old, out_types) for old in set(old_codes)}
+    for old, new in list(transitions.items()):
+        if tables.types[new] == tables.types[old]:
+            transitions[old] = old  # unchanged content keeps its code
+    new_codes = list(map(transitions.__getitem__, old_codes))
+    is_changed = list(map(ne, old_codes, new_codes))
+    changed = list(compress(positions, is_changed))
+    store.set_codes(changed, list(compress(new_codes, is_changed)))
     result.updated_positions = changed
     result.updated = store.urls_at(changed)
     return result
@@ -380,7 +375,7 @@ class _Editor:
     def _packed(self, base: Packed, attributes: Mapping[str, Any] | None) -> Packed:
         if not attributes:
             return base
-        return self.tables.pack(_merge_attributes(unpack(base), attributes))
+        return self.tables.pack(_merge_attributes(self.tables.unpack(base), attributes))
 
     def _origin_base(self, origin: str | None) -> tuple[Packed, int]:
         p = None if origin is None else self.store.find(origin)
@@ -424,4 +419,4 @@ def _same_content(
     old_packed, old_code = store.packed(p), store.code(p)
     if old_code != code and tables.types[old_code] != tables.types[code]:
         return False
-    return old_packed is packed or unpack(old_packed) == unpack(packed)
+    return old_packed is packed or tables.unpack(old_packed) == tables.unpack(packed)

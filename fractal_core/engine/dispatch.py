@@ -137,7 +137,7 @@ def _write_units(
     units = []
     for ind, (args, files) in enumerate(zip(list_args, list_files, strict=True)):
         with open(files.args_file_local, "w") as f:
-            json.dump(args, f)
+            f.write(json.dumps(args))  # the C encoder (json.dump is pure Python)
         # A stale output from an earlier run in the same folder must not be
         # mistaken for this run's output.
         files.metadiff_file_local.unlink(missing_ok=True)

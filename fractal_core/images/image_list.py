@@ -48,8 +48,6 @@ from .index import PositionIndex
 from .models import SingleImage
 from .store import ImageStore
 from .store import Packed
-from .store import attribute
-from .store import unpack
 
 __all__ = ["ImageList", "ImageRecord", "select_stored"]
 
@@ -256,8 +254,7 @@ class ImageList:
 
     def to_list(self) -> list[ImageDict]:
         """A new list of image copies, safe to mutate."""
-        image = self._store.image
-        return [image(p) for p in self._store.positions()]
+        return self._store.images_at(self._store.positions())
 
     def copy(self) -> ImageList:
         """An independent copy in O(1): both share the store copy-on-write."""
@@ -336,7 +333,7 @@ class ImageList:
         if attributes:
             if self._validate and not _already_valid(attributes, _ATTRIBUTE_TYPES):
                 attributes = _ATTRIBUTES_UPDATE.validate_python(attributes)
-            merged = unpack(packed)
+            merged = store.tables.unpack(packed)
             for key, value in attributes.items():
                 if value is None:
                     merged.pop(key, None)
@@ -372,8 +369,7 @@ class ImageList:
         `{"3D": "true"}` means True; bad filters raise `FilterError` naming key
         and value); on valid filters the result is `filter_image_list`'s.
         """
-        image = self._store.image
-        return [image(p) for p in self._matching(type_filters, attribute_filters)]
+        return self._store.images_at(self._matching(type_filters, attribute_filters))
 
     def filter_zarr_urls(
         self,
@@ -389,10 +385,7 @@ class ImageList:
             codes = self._ok_codes(tuple(valid_types.items()))
             if not self._selective(codes):
                 urls: list[str] = list(
-                    compress(
-                        store.urls_column(),  # type: ignore[arg-type]  # holes never match
-                        map(codes.__contains__, store.codes_column()),
-                    )
+                    compress(store.urls_column(), _code_matches(store, codes))  # type: ignore[arg-type]
                 )
                 self._answer_seen(len(urls))
                 return urls
@@ -475,7 +468,8 @@ class ImageList:
 
     def _answer_seen(self, size: int) -> None:
         """After a type-filter scan: index types codes if the answer was small."""
-        if not self._too_large([dict.fromkeys(range(size))]):
+        n = len(self._store)
+        if n > _SCAN_ABOVE and size * 8 <= n:
             self._get_index().candidates(self._store, TYPES, ())
 
     def _too_large(self, buckets: list[dict[int, None]]) -> bool:
@@ -560,7 +554,9 @@ def _same_images(a: ImageStore, b: ImageStore) -> bool:
         if a.url(p) != b.url(q) or a.origin(p) != b.origin(q):
             return False
         pa, pb = a.packed(p), b.packed(q)
-        if pa is not pb and pa != pb and unpack(pa) != unpack(pb):
+        if not (same_tables and (pa is pb or pa == pb)) and (
+            a.tables.unpack(pa) != b.tables.unpack(pb)
+        ):
             return False
         ca, cb = a.code(p), b.code(q)
         if not (same_tables and ca == cb) and types_a[ca] != types_b[cb]:
@@ -572,9 +568,15 @@ def _code_positions(store: ImageStore, codes: frozenset[int] | None) -> list[int
     """Positions whose types code is in `codes` (all if None), one C-speed pass."""
     if codes is None:
         return store.positions()
-    return list(
-        compress(range(store.end), map(codes.__contains__, store.codes_column()))
-    )
+    return list(compress(range(store.end), _code_matches(store, codes)))
+
+
+def _code_matches(store: ImageStore, codes: frozenset[int]) -> Iterator[bool]:
+    """Per position, whether its types code is one of `codes` (holes never are)."""
+    if len(codes) == 1:
+        (code,) = codes
+        return map(code.__eq__, store.codes_column())
+    return map(codes.__contains__, store.codes_column())
 
 
 def _scan_positions(
@@ -595,7 +597,7 @@ def _check_attributes(
     positions: list[int],
     wanted_attrs: tuple[tuple[str, Any], ...],
 ) -> list[int]:
-    packed = store.packed
+    packed, attribute = store.packed, store.tables.attribute
     if len(wanted_attrs) == 1:
         ((key, values),) = wanted_attrs
         return [p for p in positions if attribute(packed(p), key) in values]

@@ -18,6 +18,7 @@ from typing import Any
 
 from .store import ImageStore
 from .store import Packed
+from .store import Tables
 
 __all__ = ["TYPES", "PositionIndex", "shared_types"]
 
@@ -49,9 +50,8 @@ def shared_types(types: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
-def _value(packed: Packed, key: str) -> Any:
-    slot = packed[0].slots.get(key)
-    return _MISSING if slot is None else packed[slot]
+def _value(tables: Tables, packed: Packed, key: str) -> Any:
+    return tables.attribute(packed, key, _MISSING)
 
 
 def _code_buckets(store: ImageStore) -> dict[Any, Bucket]:
@@ -75,10 +75,11 @@ def _code_buckets(store: ImageStore) -> dict[Any, Bucket]:
 class PositionIndex:
     """Per key, value -> positions; buckets out of list order are sorted on use."""
 
-    __slots__ = ("buckets", "dirty", "layout", "unindexable")
+    __slots__ = ("buckets", "dirty", "layout", "tables", "unindexable")
 
     def __init__(self, store: ImageStore) -> None:
         self.layout = store.layout
+        self.tables = store.tables
         self.buckets: dict[str, dict[Any, Bucket]] = {}
         self.dirty: set[int] = set()  # ids of buckets that may be out of order
         self.unindexable: set[str] = set()
@@ -90,9 +91,10 @@ class PositionIndex:
             if key == TYPES:
                 buckets = _code_buckets(store)
             else:
+                schemas = store.tables.schemas
                 for p, packed in enumerate(store.attrs_column()):
                     if packed is not None:
-                        slot = packed[0].slots.get(key)
+                        slot = schemas[packed[0]].slots.get(key)
                         if slot is not None:
                             buckets.setdefault(packed[slot], {})[p] = None
         except TypeError:
@@ -146,13 +148,13 @@ class PositionIndex:
     def added(self, p: int, packed: Packed, code: int) -> None:
         """A new image was appended at position `p`."""
         for key in list(self.buckets):
-            value = code if key == TYPES else _value(packed, key)
+            value = code if key == TYPES else _value(self.tables, packed, key)
             self._insert(key, p, value)
 
     def removed(self, p: int, packed: Packed, code: int) -> None:
         """The image at `p` was removed."""
         for key in list(self.buckets):
-            value = code if key == TYPES else _value(packed, key)
+            value = code if key == TYPES else _value(self.tables, packed, key)
             self._discard(key, p, value)
 
     def replaced(
@@ -165,7 +167,10 @@ class PositionIndex:
             elif old[0] is new[0]:
                 continue
             else:
-                before, after = _value(old[0], key), _value(new[0], key)
+                before, after = (
+                    _value(self.tables, old[0], key),
+                    _value(self.tables, new[0], key),
+                )
             if before is after or (type(before) is type(after) and before == after):
                 continue
             self._discard(key, p, before)

@@ -15,8 +15,10 @@ from either is trusted only if its url slot still holds that zarr_url.
 Interned parts shared by every fork of one store (`Tables`):
 - types: one small int code per distinct all-boolean types dict (the dict is
   built once; non-boolean types from unvalidated loads get a code each);
-- attributes: stored as `(schema, *values)`, where the schema (the ordered key
-  tuple, with a key -> slot map) is one shared object per distinct key order.
+- attributes: stored as `(schema id, *values)`, where the schema (the ordered
+  key tuple, with a key -> slot map) is one shared object per distinct key
+  order. Packed tuples hold only ints and values, so the cyclic garbage
+  collector untracks them: a million images add no work to its full passes.
 No per-image dict exists at rest; dicts are built only when asked for.
 """
 
@@ -26,7 +28,6 @@ from collections.abc import Iterator
 from collections.abc import Mapping
 from itertools import chain
 from itertools import compress
-from itertools import islice
 from typing import Any
 
 __all__ = ["CHUNK", "ImageStore", "Schema", "Tables"]
@@ -35,7 +36,7 @@ CHUNK_BITS = 10
 CHUNK = 1 << CHUNK_BITS
 MASK = CHUNK - 1
 Packed = tuple[Any, ...]
-"""Packed attributes: `(schema, value, value, ...)`."""
+"""Packed attributes: `(schema id, value, value, ...)`."""
 ImageDict = dict[str, Any]
 
 _URLS, _ORIGINS, _ATTRS, _CODES = range(4)
@@ -44,17 +45,12 @@ _URLS, _ORIGINS, _ATTRS, _CODES = range(4)
 class Schema:
     """An ordered tuple of attribute keys, shared by every image using it."""
 
-    __slots__ = ("keys", "slots")
+    __slots__ = ("id", "keys", "slots")
 
-    def __init__(self, keys: tuple[str, ...]) -> None:
+    def __init__(self, schema_id: int, keys: tuple[str, ...]) -> None:
+        self.id = schema_id
         self.keys = keys
         self.slots: dict[str, int] = {key: i + 1 for i, key in enumerate(keys)}
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Schema) and self.keys == other.keys
-
-    def __hash__(self) -> int:
-        return hash(self.keys)
 
     def __repr__(self) -> str:
         return f"Schema{self.keys!r}"
@@ -63,12 +59,13 @@ class Schema:
 class Tables:
     """Interned types dicts and attribute schemas (append-only, fork-shared)."""
 
-    __slots__ = ("codes", "schemas", "types")
+    __slots__ = ("by_keys", "codes", "schemas", "types")
 
     def __init__(self) -> None:
         self.codes: dict[tuple[tuple[str, bool], ...], int] = {}
         self.types: list[dict[str, Any]] = []
-        self.schemas: dict[tuple[str, ...], Schema] = {}
+        self.by_keys: dict[tuple[str, ...], Schema] = {}
+        self.schemas: list[Schema] = []
 
     def code(self, types: Mapping[str, Any]) -> int:
         """The code of a types dict (equal all-boolean dicts share one code)."""
@@ -84,27 +81,26 @@ class Tables:
         return code
 
     def pack(self, attributes: Mapping[str, Any]) -> Packed:
-        """Attributes as `(schema, *values)` with an interned schema."""
+        """Attributes as `(schema id, *values)` with an interned schema."""
         keys = tuple(attributes)
-        schema = self.schemas.get(keys)
+        schema = self.by_keys.get(keys)
         if schema is None:
-            schema = self.schemas[keys] = Schema(keys)
-        return (schema, *attributes.values())
+            schema = self.by_keys[keys] = Schema(len(self.schemas), keys)
+            self.schemas.append(schema)
+        return (schema.id, *attributes.values())
+
+    def unpack(self, packed: Packed) -> dict[str, Any]:
+        """A new attributes dict from packed attributes."""
+        return dict(zip(self.schemas[packed[0]].keys, packed[1:], strict=False))
+
+    def attribute(self, packed: Packed, key: str, default: Any = None) -> Any:
+        """One attribute of packed attributes (`default` if absent)."""
+        slot = self.schemas[packed[0]].slots.get(key)
+        return default if slot is None else packed[slot]
 
     def merged_code(self, code: int, extra: Mapping[str, Any]) -> int:
         """The code of `{**types(code), **extra}`."""
         return self.code({**self.types[code], **extra}) if extra else code
-
-
-def unpack(packed: Packed) -> dict[str, Any]:
-    """A new attributes dict from packed attributes."""
-    return dict(zip(packed[0].keys, islice(packed, 1, None), strict=True))
-
-
-def attribute(packed: Packed, key: str, default: Any = None) -> Any:
-    """One attribute of packed attributes (`default` if absent)."""
-    slot = packed[0].slots.get(key)
-    return default if slot is None else packed[slot]
 
 
 class ImageStore:
@@ -193,12 +189,32 @@ class ImageStore:
         """A new image dict (new attributes and types dicts) for position `p`."""
         c, i = p >> CHUNK_BITS, p & MASK
         urls, origins, attrs, codes = self.cols
+        packed = attrs[c][i]
         return {
             "zarr_url": urls[c][i],
             "origin": origins[c][i],
-            "attributes": unpack(attrs[c][i]),
-            "types": dict(self.tables.types[codes[c][i]]),
+            "attributes": dict(
+                zip(self.tables.schemas[packed[0]].keys, packed[1:], strict=False)
+            ),
+            "types": self.tables.types[codes[c][i]].copy(),
         }
+
+    def images_at(self, positions: list[int]) -> list[ImageDict]:
+        """New image dicts for these positions (one comprehension, no calls)."""
+        urls, origins, attrs, codes = self.cols
+        types, schemas = self.tables.types, self.tables.schemas
+        return [
+            {
+                "zarr_url": urls[p >> CHUNK_BITS][p & MASK],
+                "origin": origins[p >> CHUNK_BITS][p & MASK],
+                "attributes": dict(
+                    zip(schemas[packed[0]].keys, packed[1:], strict=False)
+                ),
+                "types": types[codes[p >> CHUNK_BITS][p & MASK]].copy(),
+            }
+            for p in positions
+            for packed in (attrs[p >> CHUNK_BITS][p & MASK],)
+        ]
 
     def column(self, col: int) -> Iterator[Any]:
         """Every slot of one column (holes included), in position order."""
@@ -218,8 +234,18 @@ class ImageStore:
         return [url for url in column if url is not None]
 
     def urls_at(self, positions: list[int]) -> list[str]:
-        urls = self.cols[_URLS]
-        return [urls[p >> CHUNK_BITS][p & MASK] for p in positions]
+        """The zarr_urls at these positions (C-speed when they are many)."""
+        return self._at(_URLS, positions)
+
+    def codes_at(self, positions: list[int]) -> list[int]:
+        """The types codes at these positions."""
+        return self._at(_CODES, positions)
+
+    def _at(self, col: int, positions: list[int]) -> list[Any]:
+        if len(positions) * 16 > self.end:
+            return list(map(list(self.column(col)).__getitem__, positions))
+        chunks = self.cols[col]
+        return [chunks[p >> CHUNK_BITS][p & MASK] for p in positions]
 
     def codes_column(self) -> Iterator[int]:
         return self.column(_CODES)
@@ -283,18 +309,19 @@ class ImageStore:
             self._chunk(_CODES, c)[i] = code
 
     def set_codes(self, positions: list[int], new_codes: list[int]) -> None:
-        """Set the types code of many images (positions ascending or not)."""
-        owned = self._owned[_CODES]
-        cols = self.cols[_CODES]
-        last = -1
-        chunk: list[Any] = []
+        """Set the types code of many images (positions in any order)."""
+        if len(positions) * 16 > self.end:
+            flat = list(self.column(_CODES))
+            for p, code in zip(positions, new_codes, strict=True):
+                flat[p] = code
+            if not self._outer_own:
+                self.cols = [list(column) for column in self.cols]
+                self._outer_own = True
+            self.cols[_CODES] = [flat[s : s + CHUNK] for s in range(0, self.end, CHUNK)]
+            self._owned[_CODES] = set(range(len(self.cols[_CODES])))
+            return
         for p, code in zip(positions, new_codes, strict=True):
-            c = p >> CHUNK_BITS
-            if c != last:
-                chunk = cols[c] if c in owned else self._chunk(_CODES, c)
-                cols = self.cols[_CODES]
-                last = c
-            chunk[p & MASK] = code
+            self._chunk(_CODES, p >> CHUNK_BITS)[p & MASK] = code
 
     def remove(self, p: int) -> None:
         """Remove the image at `p` (leaves a hole; compacts when holes dominate)."""

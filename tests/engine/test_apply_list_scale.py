@@ -105,3 +105,22 @@ def test_touch_list_equals_touch_images(
     )
     via_apply = apply_to_list(real, empty, zarr_dir=ZARR_DIR, output_types=output_types)
     assert via_apply.images == got.images
+
+
+@pytest.mark.parametrize("every", [1, 2, 50])
+def test_touch_list_dense_and_sparse_paths(every: int) -> None:
+    """Touching many images rebuilds the codes column, a few copy chunks only."""
+    images = [
+        {"zarr_url": f"/z/{i}", "types": {"t1": i % 3 == 0}, "attributes": {"i": i}}
+        for i in range(200)
+    ]
+    real = ImageList(images)
+    touched = [f"/z/{i}" for i in range(0, 200, every)]
+    index = real._shared_store()
+    expected = touch_images(index, touched, output_types={"t1": True, "t2": False})
+    positions = [p for p in map(real._store.find, touched) if p is not None]
+    got = touch_list(real, positions, output_types={"t1": True, "t2": False})
+    assert got.images.to_list() == list(expected.images.values())
+    assert got.updated == expected.updated
+    assert real.to_list() == list(index.values())  # the input version is intact
+    assert got.images._store.urls_at(positions) == touched

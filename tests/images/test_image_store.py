@@ -158,3 +158,28 @@ def test_attribute_values_keep_their_types_and_key_order() -> None:
         [{"zarr_url": "/d/a", "attributes": {"a": 1.0, "c": True, "b": 1}}]
     )
     assert real == other  # dict equality, whatever the key order
+
+
+def test_images_at_rest_add_no_work_for_the_garbage_collector(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No per-image object stays tracked by the cyclic collector (1M images
+    would otherwise be walked on every full collection)."""
+    import gc
+
+    monkeypatch.setattr(store_module, "CHUNK_BITS", 10)
+    monkeypatch.setattr(store_module, "CHUNK", 1024)
+    monkeypatch.setattr(store_module, "MASK", 1023)
+    gc.collect()
+    before = len(gc.get_objects())
+    real = ImageList(
+        {
+            "zarr_url": f"/d/{i}",
+            "attributes": {"well": "A01", "i": i, "x": 0.5},
+            "types": {"3D": i % 2 == 0},
+        }
+        for i in range(5000)
+    )
+    gc.collect()
+    tracked = len(gc.get_objects()) - before
+    assert len(real) == 5000 and tracked < 5000 // 20
