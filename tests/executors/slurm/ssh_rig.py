@@ -58,20 +58,29 @@ class Rig:
         for folder in (root / "bin", self.runs):
             folder.mkdir()
             folder.chmod(0o777)
-        wrapper = root / "bin" / "sbatch"
-        real = subprocess.run(
+        self.real_sbatch = subprocess.run(
             ["sh", "-c", "command -v sbatch"], capture_output=True, text=True
         ).stdout.strip()
-        wrapper.write_text(
-            SBATCH_WRAPPER.format(counter=self.sbatch_counter, sbatch=real)
-        )
-        wrapper.chmod(0o755)
+        self.set_sbatch(SBATCH_WRAPPER)
         self.script = root / "task.py"
         self.script.write_text(COUNTING_TASK)
         self.script.chmod(0o644)
         self.env = {**cluster_env, "PATH": f"{root / 'bin'}:/usr/bin:/bin"}
         self.endpoint_host = host
         host.mkdir(self.remote)
+
+    def set_sbatch(self, template: str) -> None:
+        """`sbatch` on PATH = `template` ({counter} {sbatch} {marker} {submitted})."""
+        wrapper = self.root / "bin" / "sbatch"
+        wrapper.write_text(
+            template.format(
+                counter=self.sbatch_counter,
+                sbatch=self.real_sbatch,
+                marker=self.root / "first-sbatch",
+                submitted=self.root / "submitted",
+            )
+        )
+        wrapper.chmod(0o755)
 
     def host(self, endpoint: _sshd.SSHEndpoint, **kwargs: Any) -> SSHHost:
         """An SSHHost whose `sbatch` is the counting wrapper."""
