@@ -84,6 +84,7 @@ FORBIDDEN_EXTRA_OPTIONS: frozenset[str] = frozenset(
         "--error",
         "--chdir",
         "--account",
+        "--comment",
         "-p",
         "-n",
         "-c",
@@ -94,7 +95,7 @@ FORBIDDEN_EXTRA_OPTIONS: frozenset[str] = frozenset(
         "-A",
     }
 )
-"""sbatch options an `#SBATCH` extra line may not set: the script writes them."""
+"""sbatch options an `#SBATCH` extra line may not set: the executor writes them."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LINE_BREAKS = re.compile(r"[\r\n\x00]")

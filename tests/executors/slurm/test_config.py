@@ -236,6 +236,7 @@ def test_worker_init_lines() -> None:
         "#SBATCH --ntasks 3",
         "#SBATCH --output=/tmp/x",
         "#SBATCH --qos=x --job-name=y",
+        "#SBATCH --comment=mine",  # the submission token's place
     ],
 )
 def test_extra_lines_may_not_set_what_the_script_writes(line: str) -> None:

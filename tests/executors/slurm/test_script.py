@@ -308,7 +308,7 @@ def test_hostile_strings_are_only_ever_quoted(tmp_path: Path, shell: str) -> Non
     one_line = [text for text in HOSTILE if "\n" not in text]
     config = _config(
         user_local_exports={"X": "; touch PWNED6"},
-        extra_lines=["#SBATCH --comment=$(touch PWNED7)"],
+        extra_lines=["#SBATCH --mail-user=$(touch PWNED7)"],
         account="$(touch PWNED8)",
     )
     spec = _spec(
