@@ -18,6 +18,7 @@ watches for that file and cancels the job when it appears.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -507,10 +508,19 @@ def request_stop(
             str(job.status),
             f"Cannot stop job {job_id}: its folder {folder} does not exist.",
         )
-    (folder / SHUTDOWN_FILENAME).write_text(
-        f"Trigger executor shutdown for job.id={job_id}\n{reason}\n"
+    _write_shutdown_file(
+        folder, f"Trigger executor shutdown for job.id={job_id}\n{reason}\n"
     )
     return "requested"
+
+
+def _write_shutdown_file(folder: Path, text: str) -> None:
+    """Write the shutdown file whole: the watcher acts as soon as the name
+    exists, and read an empty file (losing the reason) when it was created
+    first and written after."""
+    partial = folder / f".{SHUTDOWN_FILENAME}.{os.getpid()}.{threading.get_ident()}"
+    partial.write_text(text)
+    os.replace(partial, folder / SHUTDOWN_FILENAME)
 
 
 def recover_jobs(store: Store, *, zip_job_folder: bool = True) -> list[RecoveredJob]:
