@@ -16,8 +16,6 @@ from sqlalchemy.orm import Session
 from ...domain.dataset import Dataset
 from ...engine.recorder import ImageChanges
 from ...images.image_list import ImageList
-from ...images.tools import aggregate_attributes
-from ...images.tools import aggregate_types
 from ...images.tools import match_filter
 from ...types.filters import validate_filters
 from ..base import ImagePage
@@ -30,6 +28,7 @@ from .models import DatasetRow
 from .session_tools import for_writing
 from .session_tools import missing
 from .session_tools import row_by_id
+from .summary import image_summary
 
 
 class SQLDatasetRepository:
@@ -119,14 +118,6 @@ class SQLDatasetRepository:
         valid_types, valid_attributes = validate_filters(
             type_filters, attribute_filters
         )
-        everything = [
-            {"attributes": a, "types": ty}
-            for a, ty in conn.execute(
-                select(t.c.attributes, t.c.types)
-                .where(t.c.dataset_id == dataset_id)
-                .order_by(t.c.position)
-            )
-        ]
         conditions, left_types, left_attributes = image_rows.sql_filters(
             conn.dialect.name, where, valid_types, valid_attributes
         )
@@ -162,13 +153,14 @@ class SQLDatasetRepository:
                     query.offset(window.offset).limit(window.page_size)
                 )
             ]
+        attributes, types = image_summary(conn, dataset_id)
         return ImagePage(
             items=items,
             total_count=total,
             page=window.page,
             page_size=window.page_size,
-            attributes=aggregate_attributes(everything),
-            types=aggregate_types(everything),
+            attributes=attributes,
+            types=types,
         )
 
     def apply_image_changes(self, dataset_id: int, changes: ImageChanges) -> None:
