@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
 
-from ..images.status import enrich_images_with_status
+from ..images.status import STATUS_UNSET
+from ..images.tools import IMAGE_STATUS_KEY
 from ..images.tools import aggregate_attributes
 from ..images.tools import aggregate_types
-from ..images.tools import filter_image_list
+from ..images.tools import match_filter
 from .base import ImagePage
 from .base import unclamped_page
 
@@ -43,22 +44,44 @@ def status_image_page(
     attribute_filters: Mapping[str, Sequence[Any]],
     page: int,
     page_size: int | None,
-    summary_of: Sequence[Mapping[str, Any]] | None = None,
 ) -> ImagePage:
-    """The page of `images` with status; summaries over `summary_of` (default
-    `images`: pass the whole dataset when `images` is already narrowed)."""
+    """The page of `images` with status; summaries over all `images`.
+
+    Equivalent to enriching every image and filtering the copies (the
+    reference), but only the page's images are copied: the status filter is
+    checked against the status table, the others against the image itself
+    (its own `IMAGE_STATUS_KEY`, if any, is what enrichment would replace).
+    """
     every = list(images)
-    summary = every if summary_of is None else summary_of
-    typed = filter_image_list(every, type_filters=dict(type_filters))
-    enriched = enrich_images_with_status(typed, url_status)
-    selected = filter_image_list(enriched, attribute_filters=dict(attribute_filters))
+    status: dict[str, str] = {}
+    for zarr_url, value in url_status:
+        status.setdefault(zarr_url, value)
+    wanted = attribute_filters.get(IMAGE_STATUS_KEY)
+    others = {k: v for k, v in attribute_filters.items() if k != IMAGE_STATUS_KEY}
+    selected = [
+        image
+        for image in every
+        if match_filter(
+            image=image, type_filters=type_filters, attribute_filters=others
+        )
+        and (wanted is None or status.get(image["zarr_url"], STATUS_UNSET) in wanted)
+    ]
     selected.sort(key=lambda image: image["zarr_url"])
     items, shown, size = window_of(selected, page, page_size)
     return ImagePage(
-        items=items,
+        items=[
+            {
+                **image,
+                "attributes": {
+                    **image["attributes"],
+                    IMAGE_STATUS_KEY: status.get(image["zarr_url"], STATUS_UNSET),
+                },
+            }
+            for image in items
+        ],
         total_count=len(selected),
         page=shown,
         page_size=size,
-        attributes=aggregate_attributes(summary),
-        types=aggregate_types(summary),
+        attributes=aggregate_attributes(every),
+        types=aggregate_types(every),
     )
