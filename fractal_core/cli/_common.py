@@ -15,6 +15,7 @@ __all__ = [
     "EXIT_USAGE",
     "UsageError",
     "absolute_path",
+    "regular_file",
     "say",
 ]
 
@@ -38,6 +39,15 @@ def absolute_path(value: str, what: str) -> Path:
     path = Path(os.path.abspath(value))
     if ".." in Path(value).parts:
         raise UsageError(f"{what}: {value!r} must not contain '..' components.")
+    return path
+
+
+def regular_file(value: str, what: str) -> Path:
+    """`absolute_path(value)`, which must name a regular file: reading a FIFO
+    would block for ever, a folder or device is no JSON file."""
+    path = absolute_path(value, what)
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{what}: {str(path)!r} is not a regular file.")
     return path
 
 

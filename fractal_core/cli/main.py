@@ -57,5 +57,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(command: str, message: str) -> int:
-    print(f"{PROG} {command}: error: {message}", file=sys.stderr)
+    print(f"{PROG} {command}: error: {_one_line(message)}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _one_line(message: str) -> str:
+    """A multi-line message (pydantic's, a task list's) as one line, without
+    pydantic's documentation links: scripts read the first stderr line."""
+    lines = (line.strip() for line in message.splitlines())
+    return "; ".join(
+        line for line in lines if line and not line.startswith(_PYDANTIC_LINK)
+    )
+
+
+_PYDANTIC_LINK = "For further information visit"

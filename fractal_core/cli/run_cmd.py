@@ -24,6 +24,7 @@ from ._common import EXIT_FAILED
 from ._common import EXIT_OK
 from ._common import UsageError
 from ._common import absolute_path
+from ._common import regular_file
 from ._common import say
 from .executor_opts import add_executor_options
 from .executor_opts import make_executor
@@ -66,7 +67,7 @@ def _dataset(args: argparse.Namespace) -> Dataset:
     if args.dataset:
         if args.scan:
             raise UsageError("--scan goes with --zarr-dir, not with --dataset.")
-        return import_dataset_file(absolute_path(args.dataset, "--dataset"))
+        return import_dataset_file(regular_file(args.dataset, "--dataset"))
     zarr_dir = absolute_path(args.zarr_dir, "--zarr-dir")
     dataset = Dataset(name="cli", zarr_dir=str(zarr_dir))
     if args.scan:
@@ -78,7 +79,7 @@ def _dataset(args: argparse.Namespace) -> Dataset:
 
 
 def run(args: argparse.Namespace) -> int:
-    workflow_file = absolute_path(args.workflow_file, "WORKFLOW_FILE")
+    workflow_file = regular_file(args.workflow_file, "WORKFLOW_FILE")
     job_dir = absolute_path(args.job_dir, "--job-dir")
     if job_dir.exists() or job_dir.is_symlink():
         raise UsageError(f"--job-dir {str(job_dir)!r} already exists.")
@@ -90,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     executor = make_executor(args, job_dir)
     groups = find_task_groups(settings_for(args.tasks_dir))
     workflow = import_workflow_file(workflow_file, groups)
+    if not workflow.task_list:
+        raise UsageError(f"WORKFLOW_FILE {str(workflow_file)!r} has no tasks.")
     dataset = _dataset(args)
     listener = None if args.quiet else ProgressPrinter(sys.stderr)
     with executor:
