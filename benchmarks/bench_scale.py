@@ -110,13 +110,36 @@ def instrument(stages: Stages) -> None:
     stages.wrap(job, "zip_folder", "job log + zip")
 
 
+def timed_job(
+    task: Any, dataset: Any, root: Path, workers: int, **kwargs: Any
+) -> tuple[float, Any, Stages]:
+    """`run_job` of a one-task workflow, timed by stage: (seconds, outcome, stages)."""
+    from fractal_core import LocalExecutor
+    from fractal_core import Workflow
+    from fractal_core import run_job
+
+    workflow = Workflow(name=task.name)
+    workflow.append_task(task, validate_args=False)
+    stages = Stages()
+    instrument(stages)
+    with LocalExecutor(max_workers=workers) as executor:
+        start = time.perf_counter()
+        outcome = run_job(
+            workflow=workflow,
+            dataset=dataset,
+            executor=executor,
+            working_dir=root / "job",
+            **kwargs,
+        )
+        total = time.perf_counter() - start
+    assert outcome.status == "done", outcome.log
+    return total, outcome, stages
+
+
 def child_run_job(n: int) -> dict[str, Any]:
     from fractal_core import Dataset
     from fractal_core import ImageList
-    from fractal_core import LocalExecutor
     from fractal_core import Task
-    from fractal_core import Workflow
-    from fractal_core import run_job
 
     root = Path(tempfile.mkdtemp(prefix="fc-scale-"))
     zarr_dir = str(root / "zarr")
@@ -134,21 +157,9 @@ def child_run_job(n: int) -> dict[str, Any]:
         command_non_parallel=f"{sys.executable} -S {script}",
         output_types={"done": True},
     )
-    workflow = Workflow(name="scale")
-    workflow.append_task(task, validate_args=False)
-    stages = Stages()
-    instrument(stages)
-    with LocalExecutor(max_workers=1) as executor:
-        start = time.perf_counter()
-        outcome = run_job(
-            workflow=workflow,
-            dataset=dataset,
-            executor=executor,
-            working_dir=root / "job",
-            type_filters={"3D": True},
-        )
-        total = time.perf_counter() - start
-    assert outcome.status == "done", outcome.log
+    total, outcome, stages = timed_job(
+        task, dataset, root, 1, type_filters={"3D": True}
+    )
     assert outcome.images is not None and len(outcome.images) == n
     return {
         "build_s": build_s,

@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Callable
 from collections.abc import Hashable
+from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -125,28 +126,35 @@ def _resources(ctx: TaskContext, which: str) -> ResourceRequest:
 def _write_units(
     ctx: TaskContext,
     command: str,
-    list_args: Sequence[dict[str, Any]],
+    list_args: Iterable[dict[str, Any]],
     list_files: Sequence[TaskFiles],
     which: str,
 ) -> list[WorkUnit]:
-    """Write every unit's argument file; return the units to submit."""
+    """Write every unit's argument file; return the units to submit.
+
+    `list_args` may be a generator: each unit's arguments are built, written
+    and dropped in turn, never all held at once.
+    """
     subfolder = list_files[0].wftask_subfolder_local
+    fresh = not subfolder.exists()
     subfolder.mkdir(parents=True, exist_ok=True)
     resources = _resources(ctx, which)
     env = dict(ctx.env)
     units = []
     for ind, (args, files) in enumerate(zip(list_args, list_files, strict=True)):
-        with open(files.args_file_local, "w") as f:
+        args_file, output_file = files.args_file_local, files.metadiff_file_local
+        with open(args_file, "w") as f:
             f.write(json.dumps(args))  # the C encoder (json.dump is pure Python)
-        # A stale output from an earlier run in the same folder must not be
-        # mistaken for this run's output.
-        files.metadiff_file_local.unlink(missing_ok=True)
+        if not fresh:
+            # A stale output from an earlier run in the same folder must not
+            # be mistaken for this run's output.
+            output_file.unlink(missing_ok=True)
         units.append(
             WorkUnit(
                 id=str(ind),
                 command=command,
-                args_file=files.args_file_local,
-                output_file=files.metadiff_file_local,
+                args_file=args_file,
+                output_file=output_file,
                 log_file=files.log_file_local,
                 args_file_remote=files.args_file_remote.as_posix(),
                 output_file_remote=files.metadiff_file_remote.as_posix(),
@@ -178,7 +186,7 @@ def _run_units(
     ctx: TaskContext,
     *,
     command: str | None,
-    list_args: Sequence[dict[str, Any]],
+    list_args: Iterable[dict[str, Any]],
     list_files: Sequence[TaskFiles],
     which: str,
     zarr_urls: Sequence[Sequence[str]] | None = None,
@@ -363,9 +371,9 @@ def run_parallel(
         return {}, 0
     _check_size(len(zarr_urls), ctx.max_parallelization_list_size)
     user_args = ctx.user_args("parallel")
-    list_args = [
+    list_args = (
         parallel_unit_args(zarr_url=url, user_args=user_args) for url in zarr_urls
-    ]
+    )
     list_files = multisubmit_task_files(
         ctx.base_files,
         tot_tasks=len(zarr_urls),
@@ -423,12 +431,12 @@ def run_compound(
         return {0: UnitOutcome(task_output=MergedOutput(), zarr_urls=init.zarr_urls)}, 1
 
     user_args = ctx.user_args("parallel")
-    list_args = [
+    list_args = (
         compute_unit_args(
             zarr_url=item.zarr_url, init_args=item.init_args, user_args=user_args
         )
         for item in items
-    ]
+    )
     list_files = multisubmit_task_files(
         ctx.base_files,
         tot_tasks=len(items),

@@ -136,9 +136,18 @@ def multisubmit_task_files(
     `batch_size` None or 0 puts every unit in batch 0.
     """
     size = batch_size or tot_tasks or 1
-    return [
-        replace(
+    # The task subfolder is the same for every unit: computed once, not per
+    # unit (100,000 units would otherwise sanitise the name 100,000 times).
+    shared = {
+        "subfolder_name": base.subfolder_name,
+        "wftask_subfolder_local": base.wftask_subfolder_local,
+        "wftask_subfolder_remote": base.wftask_subfolder_remote,
+    }
+    files = []
+    for i in range(tot_tasks):
+        unit = replace(
             base, prefix=f"{MULTISUBMIT_PREFIX}-{i // size:06d}", component=f"{i:07d}"
         )
-        for i in range(tot_tasks)
-    ]
+        unit.__dict__.update(shared)  # fills the cached properties
+        files.append(unit)
+    return files

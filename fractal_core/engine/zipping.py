@@ -62,11 +62,12 @@ def scan_folder(folder: Path) -> FolderEntries:
     def on_error(exc: OSError) -> None:
         entries.unreadable.append(str(exc.filename))
 
-    for root, dirnames, filenames in os.walk(folder, onerror=on_error):
-        base = Path(root)
+    top = os.fspath(folder)
+    skip = len(os.path.join(top, ""))  # strings, not Paths: 100,000s of entries
+    for root, dirnames, filenames in os.walk(top, onerror=on_error):
         for name in [*dirnames, *filenames]:
-            path = base / name
-            rel = path.relative_to(folder).as_posix()
+            path = os.path.join(root, name)
+            rel = path[skip:]
             try:
                 mode = os.lstat(path).st_mode
             except OSError:
@@ -106,8 +107,12 @@ def _fast_deflate(info: zipfile.ZipInfo) -> None:
 
 
 def _add_file(zf: zipfile.ZipFile, folder: Path, rel: str) -> None:
-    """Store a regular file, opened without following links or blocking."""
-    path = folder / rel
+    """Store a regular file, opened without following links or blocking.
+
+    Files up to one chunk are read whole and written in one call (no seek back
+    to patch the header: most job files are small argument files and logs).
+    """
+    path = os.path.join(folder, rel)
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as src:
         st = os.fstat(src.fileno())
@@ -119,6 +124,9 @@ def _add_file(zf: zipfile.ZipFile, folder: Path, rel: str) -> None:
         info.compress_type = zipfile.ZIP_DEFLATED
         _fast_deflate(info)
         left = st.st_size
+        if left <= _CHUNK:
+            zf.writestr(info, src.read(left))
+            return
         with zf.open(info, "w", force_zip64=True) as dst:
             while left > 0:
                 chunk = src.read(min(_CHUNK, left))

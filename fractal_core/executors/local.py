@@ -67,10 +67,14 @@ class LocalHandle(ResultBoard):
         cancel_grace: float,
         env: Mapping[str, str],
         executable_check: ExecutableCheck = local_executable_check,
+        workers: int | None = None,
     ) -> None:
         super().__init__(units)
         self._pool = pool
         self._limit = limit if limit is not None else max(len(self._units), 1)
+        # Units handed to the pool at once: no more than it can run (plus one
+        # each to start without a gap), so 100,000 units never sit in its queue.
+        self._queue_limit = self._limit if workers is None else 2 * workers
         self._chunk_barrier = chunk_barrier
         self._cancel_grace = cancel_grace
         self._running: dict[int, RunningUnit] = {}
@@ -93,7 +97,8 @@ class LocalHandle(ResultBoard):
         if self._chunk_barrier:
             count = min(self._limit, remaining) if self._in_flight == 0 else 0
         else:
-            count = min(self._limit - self._in_flight, remaining)
+            window = min(self._limit, self._queue_limit)
+            count = min(window - self._in_flight, remaining)
         for _ in range(count):
             index = self._next
             try:
@@ -239,6 +244,7 @@ class LocalExecutor(ExecutorContext):
                 cancel_grace=self.cancel_grace,
                 env=self.env,
                 executable_check=self.executable_check,
+                workers=self.max_workers,
             )
             self._last = handle
             self._handles = [h for h in self._handles if not h.done()]
