@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -30,11 +31,14 @@ __all__ = [
 DEFAULT_ROWS = 20
 MAX_VALUES = 10
 LOG_EXCERPT_CHARS = 2000
+MAX_TEXT = 300
+"""Longest text of one cell or heading (the log excerpt has its own limit)."""
 
 
-def _e(value: Any) -> str:
-    """Any value as escaped text (enums by value)."""
-    return escape(str(getattr(value, "value", value)))
+def _e(value: Any, limit: int = MAX_TEXT) -> str:
+    """Any value as escaped text (enums by value), clipped before escaping so a
+    megabyte-long name or zarr_url cannot make a megabyte of HTML."""
+    return escape(clip(str(getattr(value, "value", value)), limit))
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -85,37 +89,51 @@ def image_list_html(images: Any, limit: int = DEFAULT_ROWS) -> str:
     )
 
 
-def _counts(images: Iterable[Mapping[str, Any]], field: str) -> dict[str, Counter]:
-    """key -> Counter of values over the images' `attributes` or `types`."""
-    counts: dict[str, Counter] = {}
+def _counts(
+    images: Iterable[Mapping[str, Any]], fields: Sequence[str]
+) -> list[dict[str, Counter]]:
+    """Per field (`attributes`, `types`): key -> Counter of raw values, in one
+    pass over the images.
+
+    Values are counted raw, keyed with their type (1 and True differ), and
+    only the few shown are rendered: rendering every image's values took
+    ~4 s for 200,000 images.
+    """
+    found: list[dict[str, Counter]] = [defaultdict(Counter) for _ in fields]
     for image in images:
-        for key, value in image.get(field, {}).items():
-            counts.setdefault(key, Counter())[_compact(value, 60)] += 1
-    return counts
+        for field, counts in zip(fields, found, strict=True):
+            for key, value in image.get(field, {}).items():
+                try:
+                    counts[key][(type(value), value)] += 1
+                except TypeError:  # an unhashable value: counted by its text
+                    counts[key][(str, _compact(value, 60))] += 1
+    return found
 
 
 def _counts_table(counts: Mapping[str, Counter], what: str) -> str:
     rows = []
-    for key in sorted(counts):
-        common = counts[key].most_common()
-        shown = ", ".join(f"{value} ({n})" for value, n in common[:MAX_VALUES])
-        if len(common) > MAX_VALUES:
-            shown += f", … {len(common) - MAX_VALUES} more values"
+    for key in sorted(counts)[:DEFAULT_ROWS]:
+        common = counts[key].most_common(MAX_VALUES)
+        shown = ", ".join(f"{_compact(value, 60)} ({n})" for (_, value), n in common)
+        if len(counts[key]) > MAX_VALUES:
+            shown += f", … {len(counts[key]) - MAX_VALUES} more values"
         rows.append((key, shown))
     if not rows:
         return f"<p>No {escape(what)}.</p>"
-    return _table((what, "values (images)"), rows)
+    table = _table((what, "values (images)"), rows)
+    return table + _more(len(rows), len(counts), what)
 
 
 def dataset_html(dataset: Any, limit: int = DEFAULT_ROWS) -> str:
     """Name, zarr_dir, image count, types and attribute values with counts."""
     images = dataset.images
+    types, attributes = _counts(images, ("types", "attributes"))
     return (
         f"<div><h4>Dataset {_e(dataset.name)}</h4>"
         f"<p>zarr_dir: <code>{_e(dataset.zarr_dir)}</code> · "
         f"{len(images)} image{'s' if len(images) != 1 else ''}</p>"
-        f"{_counts_table(_counts(images, 'types'), 'types')}"
-        f"{_counts_table(_counts(images, 'attributes'), 'attributes')}"
+        f"{_counts_table(types, 'types')}"
+        f"{_counts_table(attributes, 'attributes')}"
         f"{image_list_html(images, limit)}</div>"
     )
 
@@ -234,7 +252,7 @@ def _failures_html(failures: Sequence[Any], limit: int) -> str:
         items.append(
             f"<li>{_e(failure.task_name)} on {_e(urls) or '(no image)'}: "
             f"{_e(clip(failure.message, 300))}"
-            f"<pre>{_e(excerpt)}</pre></li>"
+            f"<pre>{_e(excerpt, LOG_EXCERPT_CHARS + 1)}</pre></li>"
         )
     return (
         f"<h5>{len(failures)} failure{'s' if len(failures) != 1 else ''}</h5>"
