@@ -22,6 +22,7 @@ from ..domain.history import HistoryUnitStatusWithUnset
 from ..errors import FractalCoreError
 from ..images.image_list import ImageList
 from ..images.tools import IMAGE_STATUS_KEY
+from ..types.filters import validate_filters
 from .job import JobOutcome
 from .job import run_job
 from .recorder import HistoryQueries
@@ -92,7 +93,15 @@ def _task_index(workflow: Any, task: Any) -> int:
     )
 
 
-def _check_statuses(statuses: Iterable[str]) -> tuple[str, ...]:
+def _check_statuses(statuses: Iterable[str] | str) -> tuple[str, ...]:
+    """Known statuses only; one status may be given as a plain string (it was
+    read letter by letter: statuses=['f', 'a', 'i', ...])."""
+    if isinstance(statuses, str) or hasattr(statuses, "value"):
+        statuses = (statuses,)  # type: ignore[assignment]
+    if not isinstance(statuses, Iterable):
+        raise ResumeError(
+            f"statuses={statuses!r}: give one or more of {', '.join(_KNOWN_STATUSES)}."
+        )
     checked = tuple(str(getattr(s, "value", s)) for s in statuses)
     bad = [s for s in checked if s not in _KNOWN_STATUSES]
     if not checked or bad:
@@ -116,6 +125,9 @@ def resume_plan(
     """The images `resume_task` would rerun, selected exactly as the engine does."""
     index = _task_index(workflow, task)
     checked = _check_statuses(statuses)
+    # FilterError naming key and value, as run_job would raise (a wrong shape
+    # was a bare TypeError from dict(), or silently selected nothing)
+    type_filters, attribute_filters = validate_filters(type_filters, attribute_filters)
     if not isinstance(recorder, HistoryQueries):
         raise ResumeError(
             f"recorder={type(recorder).__name__}: resuming needs the recorder that "
