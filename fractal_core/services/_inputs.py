@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from .errors import InvalidValueError
 
-__all__ = ["refuse_nul"]
+__all__ = ["as_mapping", "refuse_nul"]
 
 
 def refuse_nul(**fields: Any) -> None:
@@ -38,3 +38,14 @@ def refuse_nul(**fields: Any) -> None:
                     stack.append((f"{path}[{key!r}]", child))
             elif isinstance(item, (list, tuple)):
                 stack.extend((f"{path}[{i}]", child) for i, child in enumerate(item))
+
+
+def as_mapping(field: str, value: Any) -> dict[Any, Any]:
+    """`dict(value)` for a mapping; `InvalidValueError` naming the field for
+    anything else (`dict()` of a list or string raised a bare TypeError or
+    ValueError that named nothing)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    if not isinstance(value, Mapping):
+        raise InvalidValueError(field, value, "must be a mapping (a dict)")
+    return dict(value)

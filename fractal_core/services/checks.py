@@ -20,6 +20,7 @@ from ..repository.base import NotFoundError
 from ..repository.base import Store
 from ..repository.base import UnitOfWork
 from . import _lookup
+from ._inputs import as_mapping
 from .errors import WrongParentError
 
 __all__ = ["check_non_processed_images", "verify_unique_types"]
@@ -67,7 +68,7 @@ def verify_unique_types(
         _check_task_in_project(uow, project_id, workflowtask_id)
         images: list[dict[str, Any]] = uow.datasets.images(dataset_id).to_list()
     if type_filters is not None or attribute_filters is not None:
-        attributes = dict(attribute_filters or {})
+        attributes = as_mapping("attribute_filters", attribute_filters or {})
         if IMAGE_STATUS_KEY in attributes:
             urls = [image["zarr_url"] for image in images]
             images = enrich_images_with_status(
@@ -113,7 +114,7 @@ def check_non_processed_images(
         images = filter_image_list(
             uow.datasets.images(dataset_id).to_list(),
             type_filters=dict(type_filters or {}),
-            attribute_filters=dict(attribute_filters or {}),
+            attribute_filters=as_mapping("attribute_filters", attribute_filters or {}),
         )
     assert previous.id is not None
     urls = [image["zarr_url"] for image in images]

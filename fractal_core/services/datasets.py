@@ -27,6 +27,7 @@ from ..types import ZarrDirStr
 from ..types import normalize_url
 from ..types import sanitize_string
 from . import _lookup
+from ._inputs import as_mapping
 from ._inputs import refuse_nul
 from .errors import ActiveJobError
 from .errors import ZarrDirFrozenError
@@ -79,7 +80,9 @@ def create_dataset(
     """
     refuse_nul(name=name, zarr_dir=zarr_dir, attribute_filters=attribute_filters)
     if attribute_filters:
-        _ATTRIBUTE_FILTERS.validate_python(dict(attribute_filters))
+        _ATTRIBUTE_FILTERS.validate_python(
+            as_mapping("attribute_filters", attribute_filters)
+        )
     if zarr_dir is None and project_dir is None:
         raise ZarrDirRequiredError(name)
     with store.unit_of_work() as uow:

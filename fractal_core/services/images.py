@@ -28,6 +28,7 @@ from ..repository.base import Store
 from ..repository.base import UnitOfWork
 from ..types import normalize_url
 from . import _lookup
+from ._inputs import as_mapping
 from ._inputs import refuse_nul
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,9 @@ def add_image(
     """Append one image: strictly inside `zarr_dir`, not already present."""
     refuse_nul(image=image)
     validated = SingleImage.model_validate(
-        image.model_dump() if isinstance(image, BaseModel) else dict(image)
+        image.model_dump()
+        if isinstance(image, BaseModel)
+        else as_mapping("image", image)
     )
     stored = validated.model_dump()
     with store.unit_of_work() as uow:
@@ -120,9 +123,9 @@ def patch_image(
     refuse_nul(zarr_url=zarr_url, attributes=attributes, types=types)
     fields: dict[str, Any] = {"zarr_url": zarr_url}
     if attributes is not None:
-        fields["attributes"] = dict(attributes)
+        fields["attributes"] = as_mapping("attributes", attributes)
     if types is not None:
-        fields["types"] = dict(types)
+        fields["types"] = as_mapping("types", types)
     update = SingleImageUpdate.model_validate(fields)
     with store.unit_of_work() as uow:
         _lookup.get_dataset(uow, project_id, dataset_id)

@@ -54,6 +54,7 @@ from ..repository.base import NotFoundError
 from ..repository.base import Store
 from ..repository.base import UnitOfWork
 from . import _lookup
+from ._inputs import as_mapping
 from ._inputs import refuse_nul
 from .errors import DatasetBusyError
 from .errors import EmptyWorkflowError
@@ -323,7 +324,7 @@ def submit_job(
     if request is None:
         request = JobCreate()
     elif not isinstance(request, JobCreate):
-        request = JobCreate.model_validate(dict(request))
+        request = JobCreate.model_validate(as_mapping("request", request))
     with store.unit_of_work() as uow:
         checked = _check_submission(
             uow,

@@ -32,6 +32,7 @@ from ..repository.base import NotFoundError
 from ..repository.base import Store
 from ..repository.base import UnitOfWork
 from . import _lookup
+from ._inputs import as_mapping
 from ._inputs import refuse_nul
 from .errors import ActiveJobError
 from .errors import InactiveTaskError
@@ -215,7 +216,7 @@ def update_workflow_task(
     and type filters are replaced wholesale (no merge with the task's meta)."""
     refuse_nul(update=update)
     if not isinstance(update, WorkflowTaskUpdate):
-        update = WorkflowTaskUpdate.model_validate(dict(update))
+        update = WorkflowTaskUpdate.model_validate(as_mapping("update", update))
     changes = update.model_dump(exclude_unset=True)
     with store.unit_of_work() as uow:
         workflow, position = _lookup.get_workflow_task(

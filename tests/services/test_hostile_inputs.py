@@ -196,3 +196,61 @@ def test_the_largest_pagination_values_give_an_empty_or_last_page(
     page = services.query_images(any_store, ids["p"], ids["d"], page=big, page_size=big)
     assert [image["zarr_url"] for image in page.items] == [f"{ZARR_DIR}/a"]
     assert page.page == 1
+
+
+SHAPE_CALLS: list[tuple[str, str, Callable[[Store, dict[str, int]], Any]]] = [
+    (
+        "dataset filters as a list",
+        "attribute_filters",
+        lambda s, i: services.create_dataset(
+            s, i["p"], "d2", zarr_dir=ZARR_DIR, attribute_filters=[("x", [1])]
+        ),
+    ),
+    (
+        "image as a string",
+        "image",
+        lambda s, i: services.add_image(s, i["p"], i["d"], "/a"),
+    ),
+    (
+        "attributes as a list",
+        "attributes",
+        lambda s, i: services.patch_image(
+            s, i["p"], i["d"], f"{ZARR_DIR}/a", attributes=["x"]
+        ),
+    ),
+    (
+        "job request as a string",
+        "request",
+        lambda s, i: services.submit_job(
+            s,
+            i["p"],
+            i["w"],
+            i["d"],
+            "go",
+            executor=None,
+            jobs_dir="/nonexistent",  # type: ignore[arg-type]
+        ),
+    ),
+    (
+        "workflow task update as a list",
+        "update",
+        lambda s, i: services.update_workflow_task(s, i["p"], i["w"], 1, [1, 2]),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "field", "call"), SHAPE_CALLS, ids=[c[0] for c in SHAPE_CALLS]
+)
+def test_a_mapping_of_the_wrong_type_is_refused_naming_the_field(
+    any_store: Store,
+    what: str,
+    field: str,
+    call: Callable[[Store, dict[str, int]], Any],
+) -> None:
+    ids = _setup(any_store)
+    before = _snapshot(any_store)
+    with pytest.raises(InvalidValueError, match="must be a mapping") as caught:
+        call(any_store, ids)
+    assert caught.value.field == field
+    assert _snapshot(any_store) == before
