@@ -107,6 +107,10 @@ def instrument(stages: Stages) -> None:
     stages.wrap(runner, "_list_changes", "image changes")
     stages.wrap(runner, "_record_applied", "recorder: task_applied")
     stages.wrap(runner, "_as_list", "image list in/out")
+    # Names of the previous layout (dict index), to time an older checkout.
+    stages.wrap(runner, "image_changes", "image changes")
+    stages.wrap(runner, "_as_index", "image list in/out")
+    stages.wrap(runner, "_to_image_list", "image list in/out")
     stages.wrap(job, "zip_folder", "job log + zip")
 
 

@@ -12,11 +12,14 @@ so all units share `par-000000` (2.17.2+, upstream #2949).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import overload
 
 from ..types.strings import sanitize_string
 
@@ -26,6 +29,7 @@ __all__ = [
     "SUBMIT_PREFIX",
     "WORKFLOW_LOG_FILENAME",
     "TaskFiles",
+    "UnitFiles",
     "job_folder_name",
     "job_folder_path",
     "multisubmit_task_files",
@@ -130,24 +134,51 @@ class TaskFiles:
 
 def multisubmit_task_files(
     base: TaskFiles, *, tot_tasks: int, batch_size: int | None
-) -> list[TaskFiles]:
+) -> Sequence[TaskFiles]:
     """Files of `tot_tasks` units: `par-<i // batch:06d>-<i:07d>`.
 
-    `batch_size` None or 0 puts every unit in batch 0.
+    `batch_size` None or 0 puts every unit in batch 0. Each unit's files are
+    built when read (100,000 units keep no per-unit object here).
     """
-    size = batch_size or tot_tasks or 1
-    # The task subfolder is the same for every unit: computed once, not per
-    # unit (100,000 units would otherwise sanitise the name 100,000 times).
-    shared = {
-        "subfolder_name": base.subfolder_name,
-        "wftask_subfolder_local": base.wftask_subfolder_local,
-        "wftask_subfolder_remote": base.wftask_subfolder_remote,
-    }
-    files = []
-    for i in range(tot_tasks):
+    return UnitFiles(base, tot_tasks, batch_size or tot_tasks or 1)
+
+
+class UnitFiles(Sequence[TaskFiles]):
+    """The `TaskFiles` of a parallel step's units, built on access."""
+
+    def __init__(self, base: TaskFiles, tot_tasks: int, batch: int) -> None:
+        self._base = base
+        self._len = tot_tasks
+        self._batch = batch
+        # The task subfolder is the same for every unit: computed once, not
+        # per unit (sanitising the task name 100,000 times is not free).
+        self._shared = {
+            "subfolder_name": base.subfolder_name,
+            "wftask_subfolder_local": base.wftask_subfolder_local,
+            "wftask_subfolder_remote": base.wftask_subfolder_remote,
+        }
+
+    def __len__(self) -> int:
+        return self._len
+
+    @overload
+    def __getitem__(self, i: int) -> TaskFiles: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[TaskFiles]: ...
+    def __getitem__(self, i: int | slice) -> TaskFiles | list[TaskFiles]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._len))]
+        if i < 0:
+            i += self._len
+        if not 0 <= i < self._len:
+            raise IndexError(i)
         unit = replace(
-            base, prefix=f"{MULTISUBMIT_PREFIX}-{i // size:06d}", component=f"{i:07d}"
+            self._base,
+            prefix=f"{MULTISUBMIT_PREFIX}-{i // self._batch:06d}",
+            component=f"{i:07d}",
         )
-        unit.__dict__.update(shared)  # fills the cached properties
-        files.append(unit)
-    return files
+        unit.__dict__.update(self._shared)  # fills the cached properties
+        return unit
+
+    def __iter__(self) -> Iterator[TaskFiles]:
+        return map(self.__getitem__, range(self._len))
