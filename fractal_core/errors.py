@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from .executors import ResourceRequestError as ResourceRequestError
     from .executors.slurm import SlurmConfigError as SlurmConfigError
     from .executors.slurm import SlurmHeuristicsError as SlurmHeuristicsError
+    from .executors.slurm.submission import LostSubmission as LostSubmission
     from .hosts import CommandFailedError as CommandFailedError
     from .hosts import CommandTimeoutError as CommandTimeoutError
     from .hosts import HostError as HostError
@@ -166,6 +167,9 @@ _HOMES: dict[str, str] = {
     """,
     ".executors.slurm": """
         SlurmConfigError SlurmHeuristicsError
+    """,
+    ".executors.slurm.submission": """
+        LostSubmission
     """,
     ".hosts": """
         CommandFailedError CommandTimeoutError HostError UnsafePathError
