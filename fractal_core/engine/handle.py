@@ -32,6 +32,10 @@ __all__ = ["JobHandle", "submit_job"]
 
 logger = logging.getLogger(__name__)
 
+# Seconds `wait`/`result` give a job cancelled by Ctrl-C to end before they
+# re-raise (units get SIGTERM then SIGKILL; a second Ctrl-C cuts this short).
+INTERRUPT_GRACE = 30.0
+
 
 class JobHandle:
     """A job running in the background; every method is safe from any thread."""
@@ -86,13 +90,31 @@ class JobHandle:
     def done(self) -> bool:
         return self._done.is_set()
 
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until the job ended or `timeout` seconds passed; return `done()`."""
-        return self._done.wait(timeout)
+    def wait(
+        self, timeout: float | None = None, *, cancel_on_interrupt: bool = True
+    ) -> bool:
+        """Block until the job ended or `timeout` seconds passed; return `done()`.
 
-    def result(self, timeout: float | None = None) -> JobOutcome:
-        """The outcome, waiting up to `timeout`; TimeoutError if still running."""
-        if not self._done.wait(timeout):
+        Ctrl-C while waiting cancels the job (as it does for `run_job`), waits
+        up to `INTERRUPT_GRACE` seconds for it to end, then re-raises; pass
+        `cancel_on_interrupt=False` to only stop waiting.
+        """
+        try:
+            return self._done.wait(timeout)
+        except KeyboardInterrupt:
+            if cancel_on_interrupt:
+                self.cancel("interrupted (KeyboardInterrupt)")
+                self._done.wait(INTERRUPT_GRACE)
+            raise
+
+    def result(
+        self, timeout: float | None = None, *, cancel_on_interrupt: bool = True
+    ) -> JobOutcome:
+        """The outcome, waiting up to `timeout`; TimeoutError if still running.
+
+        Ctrl-C while waiting behaves as in `wait`.
+        """
+        if not self.wait(timeout, cancel_on_interrupt=cancel_on_interrupt):
             raise TimeoutError(f"Job {self.id} still running after {timeout} s.")
         if self._outcome is None:
             raise RuntimeError(f"Job {self.id} crashed.") from self._crash

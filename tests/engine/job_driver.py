@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from fractal_core.domain.task import Task
 from fractal_core.domain.workflow import Workflow
 from fractal_core.engine import InMemoryRecorder
 from fractal_core.engine import run_job
+from fractal_core.engine import submit_job
 from fractal_core.executors.local import LocalExecutor
 
 
@@ -44,17 +46,20 @@ def main(config_path: str) -> int:
 
     recorder = InMemoryRecorder()
     outcome_file = Path(config["outcome_file"])
+    job_args: dict[str, Any] = {
+        "workflow": wf,
+        "dataset": Dataset(),
+        "working_dir": Path(config["working_dir"]),
+        "recorder": recorder,
+        "job_id": 7,
+        "zip_job_folder": False,
+    }
     try:
         with LocalExecutor(max_workers=4, cancel_grace=1.0) as ex:
-            run_job(
-                workflow=wf,
-                dataset=Dataset(),
-                executor=ex,
-                working_dir=Path(config["working_dir"]),
-                recorder=recorder,
-                job_id=7,
-                zip_job_folder=False,
-            )
+            if config.get("background"):  # submit_job, then wait on the handle
+                submit_job(executor=ex, **job_args).wait()
+            else:
+                run_job(executor=ex, **job_args)
     finally:
         job = recorder.jobs.get(7)
         outcome_file.write_text(

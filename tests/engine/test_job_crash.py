@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from fractal_core.engine import InMemoryRecorder
 from fractal_core.engine.liveness import JobFolderState
 from fractal_core.engine.liveness import inspect_job_folder
@@ -23,8 +25,11 @@ DRIVER = Path(__file__).with_name("job_driver.py")
 HANG_GUARD = 60.0
 
 
-def _start_driver(kit: InstalledTestkit, tmp_path: Path) -> subprocess.Popen[bytes]:
+def _start_driver(
+    kit: InstalledTestkit, tmp_path: Path, background: bool = False
+) -> subprocess.Popen[bytes]:
     config = {
+        "background": background,
         "create_command": kit.commands("create_images")[0],
         "mark_command": kit.commands("mark_image")[1],
         "zarr_dir": str(tmp_path / "zarr"),
@@ -47,10 +52,11 @@ def _wait_for_units(marker: str, count: int) -> list[int]:
     raise AssertionError(f"units of {marker} never started")
 
 
+@pytest.mark.parametrize("background", [False, True], ids=["run_job", "handle.wait"])
 def test_ctrl_c_ends_the_job_failed_and_kills_its_units(
-    testkit: InstalledTestkit, tmp_path: Path
+    testkit: InstalledTestkit, tmp_path: Path, background: bool
 ) -> None:
-    proc = _start_driver(testkit, tmp_path)
+    proc = _start_driver(testkit, tmp_path, background)
     marker = str(tmp_path / "job" / "1_mark_image")
     try:
         _wait_for_units(marker, 2)
