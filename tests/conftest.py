@@ -7,7 +7,11 @@ import os
 from hypothesis import HealthCheck
 from hypothesis import settings
 
-pytest_plugins = ["tests.slurm.fixtures", "tests.ssh.fixtures"]
+pytest_plugins = [
+    "tests.postgres_fixtures",
+    "tests.slurm.fixtures",
+    "tests.ssh.fixtures",
+]
 
 settings.register_profile(
     "ci",

@@ -32,7 +32,6 @@ from fractal_core.repository.base import NotFoundError
 from fractal_core.repository.base import PaginationError
 from fractal_core.repository.base import Store
 from tests.engine.testkit import InstalledTestkit
-from tests.repository.conftest import postgres_server  # noqa: F401 (fixture)
 
 from .history_support import BACKENDS
 from .history_support import open_store

@@ -25,7 +25,6 @@ from fractal_core.domain.history import HistoryUnitStatus
 from fractal_core.engine.recorder import NewUnit
 from fractal_core.images import IMAGE_STATUS_KEY
 from fractal_core.repository.base import Store
-from tests.repository.conftest import postgres_server  # noqa: F401 (fixture)
 
 from .history_support import BACKENDS
 from .history_support import open_store

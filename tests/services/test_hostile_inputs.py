@@ -17,8 +17,6 @@ from fractal_core.repository.base import NotFoundError
 from fractal_core.repository.base import PaginationError
 from fractal_core.repository.base import Store
 from fractal_core.services import InvalidValueError
-from tests.repository.conftest import postgres_server  # noqa: F401 (fixture)
-from tests.repository.conftest import postgres_url  # noqa: F401 (fixture)
 from tests.services.support import ZARR_DIR
 from tests.services.support import add_group
 from tests.services.support import make_task
