@@ -403,7 +403,13 @@ class _Editor:
         new_origin = old[0] if own else origin
         packed = self._packed(packed, update.get("attributes"))
         code = self._code(code, update.get("types"))
-        store.replace(p, origin=new_origin, packed=packed, code=code, set_origin=True)
+        store.replace(
+            p,
+            origin=new_origin,
+            packed=None if packed is old[1] else packed,
+            code=None if code == old[2] else code,
+            set_origin=new_origin != old[0],
+        )
         q = before.find(zarr_url)
         if q is None:
             return True  # created earlier in this output

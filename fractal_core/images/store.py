@@ -32,7 +32,10 @@ from typing import Any
 
 __all__ = ["CHUNK", "ImageStore", "Schema", "Tables"]
 
-CHUNK_BITS = 10
+CHUNK_BITS = 8
+"""Chunks of 256 slots: 1,000 scattered updates of 1M images copy ~0.5M slot
+references per column written (1,024-slot chunks: 1M, and twice the work for
+the garbage collector's next full pass over the new chunks)."""
 CHUNK = 1 << CHUNK_BITS
 MASK = CHUNK - 1
 Packed = tuple[Any, ...]
