@@ -310,7 +310,7 @@ def test_executor_refuses_relative_workdir() -> None:
         SlurmExecutor(LocalHost(), remote_workdir="rel")
 
 
-WORKFLOW = [
+WORKFLOW: list[tuple[str, dict[str, Any]]] = [
     ("create_images", {"args_non_parallel": {"num_images": 3}}),  # converter
     ("project_compound", {}),  # compound
     ("mark_image", {}),  # parallel
@@ -350,6 +350,14 @@ def _run_workflow(
     return json.loads(json.dumps(images).replace(str(root), "ROOT"))
 
 
+def _run_in_user_folder(kit: Any, executor: Any, workdir: Path) -> list[dict[str, Any]]:
+    """`_run_workflow` in a new world-writable `workdir/run` (the zarr of a user)."""
+    root = workdir / "run"
+    root.mkdir()
+    root.chmod(0o777)
+    return _run_workflow(kit, executor, root, remote=workdir / "remote")
+
+
 @pytest.mark.parametrize("mode", ["same-user", "sudo", "ssh"])
 def test_workflow_of_every_task_type_matches_the_local_executor(
     mode: str,
@@ -379,12 +387,10 @@ def test_workflow_of_every_task_type_matches_the_local_executor(
     workdir: Path = request.getfixturevalue("slurm_workdir")
     with LocalExecutor(max_workers=2) as local:
         expected = _run_workflow(kit, local, tmp_path / "local")
-    root = workdir / "run"
-    root.mkdir()
-    root.chmod(0o777)
     executor = slurm_executor_factory(host, workdir=workdir / "slurm")
-    got = _run_workflow(kit, executor, root, remote=workdir / "remote")
+    got = _run_in_user_folder(kit, executor, workdir)
     assert got == expected
+    root = workdir / "run"
     uid = pwd.getpwnam("fractal_user").pw_uid
     assert os.stat(root / "zarr" / "plate.zarr").st_uid == uid  # made by the user
     assert os.stat(workdir / "remote").st_uid == uid
