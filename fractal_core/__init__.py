@@ -60,6 +60,7 @@ from .collection import deactivate
 from .collection import delete
 from .collection import find_task_groups
 from .collection import load_task_group
+from .collection import reactivate
 from .domain import Dataset
 from .domain import Job
 from .domain import JobStatus
@@ -135,6 +136,7 @@ __all__ = [
     "delete",
     "find_task_groups",
     "load_task_group",
+    "reactivate",
     # files shared with fractal-server
     "export_dataset",
     "export_dataset_file",

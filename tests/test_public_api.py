@@ -24,7 +24,7 @@ _CURATED_NAMES = """
     JobHandle JobOutcome resume_plan resume_task run_job run_workflow submit_job
     Executor LocalExecutor
     CollectionSettings collect_custom collect_pixi collect_pypi collect_wheel
-    deactivate delete find_task_groups load_task_group
+    deactivate delete find_task_groups load_task_group reactivate
     export_dataset export_dataset_file export_workflow export_workflow_file
     import_dataset import_dataset_file import_workflow import_workflow_file
     ImageList SingleImage aggregate_attributes aggregate_types filter_image_list
