@@ -94,7 +94,7 @@ class PositionIndex:
                 schemas = store.tables.schemas
                 for p, packed in enumerate(store.attrs_column()):
                     if packed is not None:
-                        slot = schemas[packed[0]].slots.get(key)
+                        slot = schemas[packed[-1]].slots.get(key)
                         if slot is not None:
                             buckets.setdefault(packed[slot], {})[p] = None
         except TypeError:

@@ -15,7 +15,7 @@ from either is trusted only if its url slot still holds that zarr_url.
 Interned parts shared by every fork of one store (`Tables`):
 - types: one small int code per distinct all-boolean types dict (the dict is
   built once; non-boolean types from unvalidated loads get a code each);
-- attributes: stored as `(schema id, *values)`, where the schema (the ordered
+- attributes: stored as `(*values, schema id)`, where the schema (the ordered
   key tuple, with a key -> slot map) is one shared object per distinct key
   order. Packed tuples hold only ints and values, so the cyclic garbage
   collector untracks them: a million images add no work to its full passes.
@@ -39,7 +39,7 @@ the garbage collector's next full pass over the new chunks)."""
 CHUNK = 1 << CHUNK_BITS
 MASK = CHUNK - 1
 Packed = tuple[Any, ...]
-"""Packed attributes: `(schema id, value, value, ...)`."""
+"""Packed attributes: `(value, value, ..., schema id)`."""
 ImageDict = dict[str, Any]
 
 _URLS, _ORIGINS, _ATTRS, _CODES = range(4)
@@ -53,7 +53,7 @@ class Schema:
     def __init__(self, schema_id: int, keys: tuple[str, ...]) -> None:
         self.id = schema_id
         self.keys = keys
-        self.slots: dict[str, int] = {key: i + 1 for i, key in enumerate(keys)}
+        self.slots: dict[str, int] = {key: i for i, key in enumerate(keys)}
 
     def __repr__(self) -> str:
         return f"Schema{self.keys!r}"
@@ -84,21 +84,22 @@ class Tables:
         return code
 
     def pack(self, attributes: Mapping[str, Any]) -> Packed:
-        """Attributes as `(schema id, *values)` with an interned schema."""
+        """Attributes as `(*values, schema id)` with an interned schema."""
         keys = tuple(attributes)
         schema = self.by_keys.get(keys)
         if schema is None:
             schema = self.by_keys[keys] = Schema(len(self.schemas), keys)
             self.schemas.append(schema)
-        return (schema.id, *attributes.values())
+        return (*attributes.values(), schema.id)
 
     def unpack(self, packed: Packed) -> dict[str, Any]:
         """A new attributes dict from packed attributes."""
-        return dict(zip(self.schemas[packed[0]].keys, packed[1:], strict=False))
+        # zip stops with the keys: the trailing schema id is never paired.
+        return dict(zip(self.schemas[packed[-1]].keys, packed, strict=False))
 
     def attribute(self, packed: Packed, key: str, default: Any = None) -> Any:
         """One attribute of packed attributes (`default` if absent)."""
-        slot = self.schemas[packed[0]].slots.get(key)
+        slot = self.schemas[packed[-1]].slots.get(key)
         return default if slot is None else packed[slot]
 
     def merged_code(self, code: int, extra: Mapping[str, Any]) -> int:
@@ -197,7 +198,7 @@ class ImageStore:
             "zarr_url": urls[c][i],
             "origin": origins[c][i],
             "attributes": dict(
-                zip(self.tables.schemas[packed[0]].keys, packed[1:], strict=False)
+                zip(self.tables.schemas[packed[-1]].keys, packed, strict=False)
             ),
             "types": self.tables.types[codes[c][i]].copy(),
         }
@@ -210,9 +211,7 @@ class ImageStore:
             {
                 "zarr_url": urls[p >> CHUNK_BITS][p & MASK],
                 "origin": origins[p >> CHUNK_BITS][p & MASK],
-                "attributes": dict(
-                    zip(schemas[packed[0]].keys, packed[1:], strict=False)
-                ),
+                "attributes": dict(zip(schemas[packed[-1]].keys, packed, strict=False)),
                 "types": types[codes[p >> CHUNK_BITS][p & MASK]].copy(),
             }
             for p in positions
