@@ -12,7 +12,6 @@ the dataset's images, then fail the job if any unit failed.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from collections.abc import Hashable
 from collections.abc import Mapping
@@ -21,9 +20,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 from typing import Any
-from typing import cast
 
-from ..domain.dumps import TaskDump
 from ..executors.base import Executor
 from ..images.image_list import ImageList
 from ..images.tools import IMAGE_STATUS_KEY
@@ -41,7 +38,6 @@ from .dispatch import TaskContext
 from .dispatch import UnitOutcome
 from .dispatch import cache_dir_env
 from .errors import EmptyImageListError
-from .errors import InvalidTaskRange
 from .errors import JobCancelledError
 from .errors import JobExecutionError
 from .fast_output import parse_task_output
@@ -56,6 +52,18 @@ from .recorder import Recorder
 from .recorder import TaskApplied
 from .selection import Selection
 from .selection import select_images
+from .settings import DEFAULT_MAX_PARALLELIZATION_LIST_SIZE
+from .settings import EngineSettings
+from .settings import default_fractal_cache_dir
+from .settings import set_start_and_last_task_index
+from .settings import user_fractal_cache_dir
+from .task_info import CONVERTER_TYPES
+from .task_info import default_package_of
+from .task_info import dump_or_empty
+from .task_info import task_description
+from .task_info import task_dump_of
+from .task_info import task_type_of
+from .task_info import workflowtask_key
 
 __all__ = [
     "DEFAULT_MAX_PARALLELIZATION_LIST_SIZE",
@@ -70,33 +78,11 @@ __all__ = [
     "WorkflowRunResult",
     "run_workflow",
     "set_start_and_last_task_index",
+    # defined in settings.py / task_info.py, importable from here as before
+    "CONVERTER_TYPES",
+    "task_description",
+    "user_fractal_cache_dir",
 ]
-
-DEFAULT_MAX_PARALLELIZATION_LIST_SIZE = 20_000
-CONVERTER_TYPES = frozenset({"converter_non_parallel", "converter_compound"})
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    """Engine knobs; defaults reproduce the reference."""
-
-    max_parallelization_list_size: int = DEFAULT_MAX_PARALLELIZATION_LIST_SIZE
-    fractal_cache_dir: str | os.PathLike[str] | None = None
-    fail_on_empty_image_list: bool = True  # 2.17.1+; False = 2.17.0 behaviour
-    # Used when a step's meta has no `parallel_tasks_per_job` (resource default);
-    # it bounds concurrency and groups unit file names (`par-<batch>-...`).
-    parallel_tasks_per_job: int | None = None
-    # Spec weak point 7: when the successful units return nothing, the reference
-    # "touches" every selected image, also those of failed units (default, for
-    # fidelity); True restricts it to the inputs of successful units.
-    touch_only_successful_units: bool = False
-    # Wall-clock limit of one unit when its meta sets none (`time`); None: no
-    # limit. Enforced by executors that can (the local one kills the unit).
-    unit_timeout_s: float | None = None
-    # Pause the cyclic garbage collector while building large outputs (faster
-    # for 100k-image tasks) — it changes process-global state for every thread
-    # of the host, so it is off unless the application asks for it.
-    pause_gc: bool = False
 
 
 @dataclass
@@ -106,102 +92,6 @@ class WorkflowRunResult:
     images: ImageList
     recorder: Recorder
     run_ids: list[int] = field(default_factory=list)
-
-
-def default_fractal_cache_dir(project_dirs: Sequence[str | os.PathLike[str]]) -> Path:
-    """`<first project dir>/fractal/.fractal_cache` (2.22.12+ default); not created."""
-    if not project_dirs:
-        raise ValueError("A FRACTAL_CACHE_DIR default needs at least one project dir.")
-    return Path(project_dirs[0]) / "fractal" / ".fractal_cache"
-
-
-def user_fractal_cache_dir() -> Path:
-    """Fallback FRACTAL_CACHE_DIR with no project dir: the user's XDG cache folder.
-
-    Newer task packages read FRACTAL_CACHE_DIR and write to the home folder
-    when it is missing, so the variable is always exported; this gives it the
-    conventional per-user place (`$XDG_CACHE_HOME/fractal`, else
-    `~/.cache/fractal`). Not created here: tasks create what they need.
-    """
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return Path(base) / "fractal"
-
-
-def set_start_and_last_task_index(
-    num_tasks: int,
-    first_task_index: int | None = None,
-    last_task_index: int | None = None,
-) -> tuple[int, int]:
-    """Resolve and check the inclusive task slice; InvalidTaskRange on bad input."""
-    first = 0 if first_task_index is None else first_task_index
-    last = num_tasks - 1 if last_task_index is None else last_task_index
-    if first < 0:
-        raise InvalidTaskRange(f"first_task_index={first} cannot be negative")
-    if last < 0:
-        raise InvalidTaskRange(f"last_task_index={last} cannot be negative")
-    if last > num_tasks - 1:
-        raise InvalidTaskRange(
-            f"last_task_index={last} cannot be larger than "
-            f"(num_tasks-1)={num_tasks - 1}"
-        )
-    if first > last:
-        raise InvalidTaskRange(
-            f"first_task_index={first} cannot be larger than last_task_index={last}"
-        )
-    return first, last
-
-
-def _task_type(task: Any) -> str:
-    value = getattr(task, "type", None)
-    return str(getattr(value, "value", value))
-
-
-def task_description(
-    wftask: Any, task: Any, package: tuple[str | None, str | None]
-) -> str:
-    """`<order>-th task ('<alias>', '<name>', <pkg> <version>)` (2.19.2+)."""
-    alias = getattr(wftask, "alias", None)
-    alias_part = f"'{alias}', " if alias else ""
-    pkg_name, version = package
-    return (
-        f"{getattr(wftask, 'order', None)}-th task ({alias_part}'{task.name}', "
-        f"{pkg_name} {version})"
-    )
-
-
-def default_package_of(task: Any) -> tuple[str | None, str | None]:
-    return getattr(task, "pkg_name", None), getattr(task, "version", None)
-
-
-def _dump(obj: Any, exclude: set[str] | None = None) -> dict[str, Any]:
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json", exclude=exclude)
-    return {}
-
-
-def _task_dump(task: Any) -> dict[str, Any]:
-    """The reference's `TaskDump` of a task (falls back to a plain dump)."""
-    try:
-        return TaskDump.model_validate(_dump(task), from_attributes=False).model_dump(
-            mode="json"
-        )
-    except ValueError:
-        return _dump(task)
-
-
-def workflowtask_key(wftask: Any, position: int) -> Hashable:
-    """The history key of a workflow task, stable across slices and reruns.
-
-    Its `id` when it has one; else `position-<order>` (the builder keeps
-    `order` equal to the position in the whole workflow); else
-    `position-<position>`, where `position` is its index in the whole workflow
-    (not in the slice being run).
-    """
-    wftask_id = getattr(wftask, "id", None)
-    if wftask_id is not None:
-        return cast(Hashable, wftask_id)
-    order = getattr(wftask, "order", None)
-    return f"position-{order if order is not None else position}"
 
 
 def _as_list(images: Any) -> ImageList:
@@ -388,7 +278,7 @@ def _select(
 ) -> Selection:
     """The task's images: filters, then (for reruns) the first task's statuses."""
     task = wftask.task
-    task_type = _task_type(task)
+    task_type = task_type_of(task)
     selection = select_images(
         state.images,
         is_converter=task_type in CONVERTER_TYPES,
@@ -426,7 +316,7 @@ def _run_task(
 ) -> int:
     """Run one workflow task end to end; return its history run id."""
     task = wftask.task
-    task_type = _task_type(task)
+    task_type = task_type_of(task)
     description = task_description(wftask, task, env.package_of(task))
     env.log.debug("SUBMIT %s", description)
     _progress_log(env, "Task %s started.", description)
@@ -436,7 +326,10 @@ def _run_task(
         workflowtask_id=key,
         job_id=env.job_id,
         task_id=getattr(task, "id", None),
-        workflowtask_dump={**_dump(wftask, exclude={"task"}), "task": _task_dump(task)},
+        workflowtask_dump={
+            **dump_or_empty(wftask, exclude={"task"}),
+            "task": task_dump_of(task),
+        },
         task_group_dump=env.task_group_dump_of(task) if env.task_group_dump_of else {},
         num_available_images=selection.num_available,
     )
@@ -512,7 +405,7 @@ def _dispatch(
 ) -> tuple[dict[int, UnitOutcome], int]:
     """Build, submit and judge the task's units (dispatch by task type)."""
     task = wftask.task
-    task_type = _task_type(task)
+    task_type = task_type_of(task)
     ctx = TaskContext(
         wftask=wftask,
         task=task,
