@@ -20,6 +20,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
+from collections.abc import Hashable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,7 +83,19 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_FILENAME = "shutdown"
+# Seconds `request_stop` waits for the folder of a job that was just submitted.
+FOLDER_WAIT = 10.0
 """The file whose presence in a job folder asks its process to stop the job."""
+
+
+def _store_identity(store: Store) -> Hashable:
+    """The database a store object opens: its URL for SQL stores (two objects on
+    one file are one database), the object itself for in-memory stores."""
+    url = getattr(store, "url", None)
+    if url is not None:
+        render = getattr(url, "render_as_string", None)
+        return ("url", render(hide_password=False) if render else str(url))
+    return ("object", id(store))
 
 
 class JobRegistry:
@@ -93,18 +107,18 @@ class JobRegistry:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._handles: dict[tuple[int, int], JobHandle] = {}
+        self._handles: dict[tuple[Hashable, int], JobHandle] = {}
 
     def add(self, store: Store, job_id: int, handle: JobHandle) -> None:
         with self._lock:
             self._prune()
-            self._handles[(id(store), job_id)] = handle
+            self._handles[(_store_identity(store), job_id)] = handle
 
     def get(self, store: Store, job_id: int) -> JobHandle | None:
         """The running job's handle, None if not run here or already ended."""
         with self._lock:
             self._prune()
-            return self._handles.get((id(store), job_id))
+            return self._handles.get((_store_identity(store), job_id))
 
     def running(self) -> list[JobHandle]:
         with self._lock:
@@ -503,7 +517,7 @@ def request_stop(
         handle.cancel(reason)
         return "cancelled"
     folder = Path(job.working_dir) if job.working_dir else None
-    if folder is None or not folder.is_dir():
+    if folder is None or not _folder_appears(folder, FOLDER_WAIT):
         raise JobNotRunningError(
             job_id,
             str(job.status),
@@ -513,6 +527,17 @@ def request_stop(
         folder, f"Trigger executor shutdown for job.id={job_id}\n{reason}\n"
     )
     return "requested"
+
+
+def _folder_appears(folder: Path, wait: float) -> bool:
+    """True once `folder` exists; a job just submitted (by another process or
+    store object) creates it within moments, so give it up to `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while not folder.is_dir():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _write_shutdown_file(folder: Path, text: str) -> None:

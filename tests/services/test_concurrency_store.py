@@ -154,3 +154,43 @@ def test_threads_submitting_on_their_own_datasets_all_run_to_the_end(
     finally:
         for store in stores:
             store.close()
+
+
+def test_a_second_store_object_on_the_same_file_finds_the_running_handle(
+    testkit: InstalledTestkit, tmp_path: Path
+) -> None:
+    """The registry knows a job by its database, not by the store object."""
+    db = tmp_path / "fractal.sqlite"
+    config = _stored_workflow(db, testkit, tmp_path)
+    ids = (config["project_id"], config["workflow_id"], config["dataset_id"])
+    first, second = SQLStore(db), SQLStore(db)
+    try:
+        with LocalExecutor(cancel_grace=1.0) as executor:
+            handle = sv.submit_job(
+                first, *ids, executor=executor, jobs_dir=config["jobs_dir"]
+            )
+            # at once, before the job's thread made its folder: still found
+            assert sv.request_stop(second, ids[0], handle.id, reason="other") == (
+                "cancelled"
+            )
+            assert handle.result(HANG_GUARD).status == JobStatus.FAILED
+        (job,) = sv.list_jobs(second, project_id=ids[0])
+        assert "other" in (job.log or "")
+    finally:
+        first.close()
+        second.close()
+
+
+def test_stop_from_elsewhere_waits_for_a_new_jobs_folder(tmp_path: Path) -> None:
+    """Another process asking right after submission finds the folder moments
+    later; a folder that never comes is reported after the wait."""
+    from fractal_core.services.jobs import _folder_appears
+
+    later = tmp_path / "job"
+    timer = threading.Timer(0.3, later.mkdir)
+    timer.start()
+    try:
+        assert _folder_appears(later, HANG_GUARD)
+    finally:
+        timer.cancel()
+    assert not _folder_appears(tmp_path / "never", 0.2)
