@@ -24,11 +24,8 @@ from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from itertools import compress
-from math import isfinite
 from typing import Any
-from typing import TypeVar
 
-from pydantic import BaseModel
 from pydantic import GetCoreSchemaHandler
 from pydantic import TypeAdapter
 from pydantic_core import core_schema
@@ -36,11 +33,19 @@ from typing_extensions import TypedDict
 
 from fractal_core.types import ImageAttributesWithNone
 from fractal_core.types import ImageTypes
-from fractal_core.types import normalize_url
 from fractal_core.types import validate_filters
 from fractal_core.views import html as views_html
 from fractal_core.views import text as views_text
 
+from ._input import ATTRIBUTE_TYPES
+from ._input import BOOL_TYPE
+from ._input import already_valid
+from ._input import image_fields
+from ._scan import code_matches
+from ._scan import code_positions
+from ._scan import same_images
+from ._scan import scan_positions
+from ._scan import select_stored
 from .errors import DuplicateImageError
 from .errors import ImageNotFoundError
 from .index import TYPES
@@ -52,8 +57,6 @@ from .store import Packed
 __all__ = ["ImageList", "ImageRecord", "select_stored"]
 
 ImageDict = dict[str, Any]
-Fields = tuple[str, "str | None", Mapping[str, Any], Mapping[str, Any]]
-_M = TypeVar("_M", bound=Mapping[str, Any])
 
 
 class ImageRecord(TypedDict):
@@ -67,83 +70,8 @@ class ImageRecord(TypedDict):
 
 _ATTRIBUTES_UPDATE = TypeAdapter(ImageAttributesWithNone)
 _TYPES_UPDATE = TypeAdapter(ImageTypes)
-_ATTRIBUTE_TYPES: frozenset[type] = frozenset({int, float, str, bool, type(None)})
-_STORED_ATTRIBUTE_TYPES = frozenset({int, float, str, bool})
-_BOOL_TYPE = frozenset({bool})
 _SCAN_ABOVE = 1024
 """Lists above this size scan instead of sorting more than 1/8 of the images."""
-
-
-def _already_valid(values: Mapping[str, Any], value_types: frozenset[type]) -> bool:
-    """True if pydantic validation would return `values` unchanged.
-
-    Fast path for updates: stripped non-empty str keys, values of exactly the
-    allowed types. Anything else goes through the pydantic validator.
-    """
-    if type(values) is not dict:
-        return False
-    for key, value in values.items():
-        if type(value) not in value_types or type(key) is not str:
-            return False
-        if not key or key.strip() != key:
-            return False
-        if type(value) is float and not isfinite(value):
-            return False  # NaN/inf: the validator refuses them
-    return True
-
-
-def _fields(image: Mapping[str, Any] | SingleImage, validate: bool) -> Fields:
-    """User input as (zarr_url, origin, attributes, types), validated if asked."""
-    if not validate and type(image) is dict:
-        # Fast path for trusted bulk loads of plain dicts.
-        return (
-            image["zarr_url"],
-            image.get("origin"),
-            image.get("attributes") or {},
-            image.get("types") or {},
-        )
-    if validate:
-        canonical = _canonical_image(image)
-        if canonical is not None:
-            return canonical
-    if isinstance(image, BaseModel):
-        image = image.model_dump()
-    if validate:
-        image = SingleImage.model_validate(image).model_dump()
-    return (
-        image["zarr_url"],
-        image.get("origin"),
-        image.get("attributes") or {},
-        image.get("types") or {},
-    )
-
-
-def _canonical_image(image: object) -> Fields | None:
-    """The fields of `image` if validating it would change nothing, else None.
-
-    Fast path (about 10x cheaper than pydantic) for the common case of plain
-    dicts that are already valid and normalised, e.g. files written by us.
-    """
-    if type(image) is not dict:
-        return None
-    zarr_url = image.get("zarr_url")
-    origin = image.get("origin")
-    attributes = image.get("attributes", {})
-    types = image.get("types", {})
-    if type(zarr_url) is not str or not (origin is None or type(origin) is str):
-        return None
-    if not _already_valid(attributes, _STORED_ATTRIBUTE_TYPES):
-        return None
-    if not _already_valid(types, _BOOL_TYPE):
-        return None
-    try:
-        if normalize_url(zarr_url) != zarr_url:
-            return None
-        if origin is not None and normalize_url(origin) != origin:
-            return None
-    except ValueError:
-        return None
-    return zarr_url, origin, attributes, types
 
 
 def _rebuilt(images: list[ImageDict], validate: bool) -> ImageList:
@@ -174,7 +102,7 @@ class ImageList:
             store.append,
         )
         for image in images:
-            url, origin, attributes, types = _fields(image, validate)
+            url, origin, attributes, types = image_fields(image, validate)
             if find(url) is not None:
                 raise DuplicateImageError(url)
             append(url, origin, pack(attributes), code(types))
@@ -233,7 +161,7 @@ class ImageList:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ImageList):
-            return _same_images(self._store, other._store)
+            return same_images(self._store, other._store)
         if isinstance(other, Sequence) and not isinstance(other, str | bytes):
             return len(other) == len(self) and all(
                 a == b for a, b in zip(self, other, strict=True)
@@ -273,7 +201,7 @@ class ImageList:
 
     def add(self, image: Mapping[str, Any] | SingleImage) -> None:
         """Append a new image; DuplicateImageError if its zarr_url is present."""
-        url, origin, attributes, types = _fields(image, self._validate)
+        url, origin, attributes, types = image_fields(image, self._validate)
         if self._store.find(url) is not None:
             raise DuplicateImageError(url)
         self._append(url, origin, attributes, types)
@@ -293,7 +221,7 @@ class ImageList:
 
     def set(self, image: Mapping[str, Any] | SingleImage) -> None:
         """Insert the image, or replace the one with its zarr_url in place."""
-        url, origin, attributes, types = _fields(image, self._validate)
+        url, origin, attributes, types = image_fields(image, self._validate)
         p = self._store.find(url)
         if p is None:
             self._append(url, origin, attributes, types)
@@ -331,7 +259,7 @@ class ImageList:
         store = self._store
         packed, code = store.packed(p), store.code(p)
         if attributes:
-            if self._validate and not _already_valid(attributes, _ATTRIBUTE_TYPES):
+            if self._validate and not already_valid(attributes, ATTRIBUTE_TYPES):
                 attributes = _ATTRIBUTES_UPDATE.validate_python(attributes)
             merged = store.tables.unpack(packed)
             for key, value in attributes.items():
@@ -341,7 +269,7 @@ class ImageList:
                     merged[key] = value
             packed = store.tables.pack(merged)
         if types:
-            if self._validate and not _already_valid(types, _BOOL_TYPE):
+            if self._validate and not already_valid(types, BOOL_TYPE):
                 types = _TYPES_UPDATE.validate_python(types)
             code = store.tables.merged_code(code, types)
         self._replace(p, packed, code)
@@ -385,7 +313,7 @@ class ImageList:
             codes = self._ok_codes(tuple(valid_types.items()))
             if not self._selective(codes):
                 urls: list[str] = list(
-                    compress(store.urls_column(), _code_matches(store, codes))  # type: ignore[arg-type]
+                    compress(store.urls_column(), code_matches(store, codes))  # type: ignore[arg-type]
                 )
                 self._answer_seen(len(urls))
                 return urls
@@ -418,11 +346,11 @@ class ImageList:
         found = self._indexed(codes, wanted_attrs)
         if found is not None:
             return found
-        positions = _code_positions(store, codes)
+        positions = code_positions(store, codes)
         if not wanted_attrs:
             self._answer_seen(len(positions))
             return positions
-        return _scan_positions(store, positions, wanted_attrs)
+        return scan_positions(store, positions, wanted_attrs)
 
     def _select_split(
         self,
@@ -436,10 +364,10 @@ class ImageList:
         """
         store = self._store
         codes = self._ok_codes(tuple(type_filters.items())) if type_filters else None
-        typed = _code_positions(store, codes)
+        typed = code_positions(store, codes)
         if not attribute_filters:
             return len(typed), typed
-        return len(typed), _scan_positions(
+        return len(typed), scan_positions(
             store, typed, tuple(attribute_filters.items())
         )
 
@@ -507,7 +435,7 @@ class ImageList:
         if best[2] != TYPES and codes is not None:
             positions = [p for p in positions if store.code(p) in codes]
         if rest:
-            positions = _scan_positions(store, positions, rest)
+            positions = scan_positions(store, positions, rest)
         return positions
 
     # --- pydantic integration ---------------------------------------------
@@ -542,136 +470,3 @@ class ImageList:
         """Switch validation on for later changes (after a trusted bulk load)."""
         self._validate = True
         return self
-
-
-def _same_images(a: ImageStore, b: ImageStore) -> bool:
-    """Equal images in equal order (dict equality of attributes and types)."""
-    if len(a) != len(b):
-        return False
-    types_a, types_b = a.tables.types, b.tables.types
-    same_tables = a.tables is b.tables
-    for p, q in zip(a.positions(), b.positions(), strict=True):
-        if a.url(p) != b.url(q) or a.origin(p) != b.origin(q):
-            return False
-        pa, pb = a.packed(p), b.packed(q)
-        if not (same_tables and (pa is pb or pa == pb)) and (
-            a.tables.unpack(pa) != b.tables.unpack(pb)
-        ):
-            return False
-        ca, cb = a.code(p), b.code(q)
-        if not (same_tables and ca == cb) and types_a[ca] != types_b[cb]:
-            return False
-    return True
-
-
-def _code_positions(store: ImageStore, codes: frozenset[int] | None) -> list[int]:
-    """Positions whose types code is in `codes` (all if None), one C-speed pass."""
-    if codes is None:
-        return store.positions()
-    return list(compress(range(store.end), _code_matches(store, codes)))
-
-
-def _code_matches(store: ImageStore, codes: frozenset[int]) -> Iterator[bool]:
-    """Per position, whether its types code is one of `codes` (holes never are)."""
-    if len(codes) == 1:
-        (code,) = codes
-        return map(code.__eq__, store.codes_column())
-    return map(codes.__contains__, store.codes_column())
-
-
-def _scan_positions(
-    store: ImageStore,
-    positions: list[int],
-    wanted_attrs: tuple[tuple[str, Sequence[Any]], ...],
-) -> list[int]:
-    """The positions whose attributes match (sets when values are hashable)."""
-    try:
-        prepared = tuple((key, _membership(values)) for key, values in wanted_attrs)
-        return _check_attributes(store, positions, prepared)
-    except TypeError:
-        return _check_attributes(store, positions, wanted_attrs)
-
-
-def _check_attributes(
-    store: ImageStore,
-    positions: list[int],
-    wanted_attrs: tuple[tuple[str, Any], ...],
-) -> list[int]:
-    packed, attribute = store.packed, store.tables.attribute
-    if len(wanted_attrs) == 1:
-        ((key, values),) = wanted_attrs
-        return [p for p in positions if attribute(packed(p), key) in values]
-    return [
-        p
-        for p in positions
-        if all(attribute(packed(p), key) in values for key, values in wanted_attrs)
-    ]
-
-
-def select_stored(
-    images: Iterable[_M],
-    wanted_types: tuple[tuple[str, Any], ...],
-    wanted_attrs: tuple[tuple[str, Any], ...],
-) -> Iterable[_M]:
-    """The images matching the filters, in order, not copied (`match_filter`).
-
-    Attribute values are turned into sets when all are hashable (an
-    unhashable image value then falls back to list membership).
-    """
-    try:
-        return _select(
-            images,
-            wanted_types,
-            tuple((key, _membership(values)) for key, values in wanted_attrs),
-        )
-    except TypeError:
-        return _select(images, wanted_types, wanted_attrs)
-
-
-def _select(
-    images: Iterable[_M],
-    wanted_types: tuple[tuple[str, Any], ...],
-    wanted_attrs: tuple[tuple[str, Any], ...],
-) -> Iterable[_M]:
-    """One linear pass selecting the images that match pre-processed filters."""
-    if not wanted_types and not wanted_attrs:
-        return images
-    if len(wanted_types) == 1 and len(wanted_attrs) == 1:
-        # The common case (one type, one attribute), as one comprehension.
-        ((tkey, tvalue),) = wanted_types
-        ((akey, avalues),) = wanted_attrs
-        return [
-            image
-            for image in images
-            if image["types"].get(tkey, False) == tvalue
-            and image["attributes"].get(akey) in avalues
-        ]
-    return [image for image in images if _matches(image, wanted_types, wanted_attrs)]
-
-
-def _matches(
-    image: Mapping[str, Any],
-    wanted_types: tuple[tuple[str, Any], ...],
-    wanted_attrs: tuple[tuple[str, Any], ...],
-) -> bool:
-    """`match_filter` on pre-processed filters."""
-    if wanted_types:
-        types = image["types"]
-        for key, value in wanted_types:
-            if types.get(key, False) != value:
-                return False
-    if wanted_attrs:
-        attributes = image["attributes"]
-        for key, values in wanted_attrs:
-            if attributes.get(key) not in values:
-                return False
-    return True
-
-
-def _membership(values: Sequence[Any]) -> frozenset[Any]:
-    """A set with the list's `in` semantics for hashable values (scalars).
-
-    Raises TypeError if a filter value is unhashable; so does a look-up of an
-    unhashable image value, and the caller then falls back to the list.
-    """
-    return frozenset(values)
