@@ -170,20 +170,20 @@ class SSHSession:
         except BaseException as e:
             logger.debug("command %r on %s interrupted: stopping it", argv, self.login)
             self._stop_remote(pid_file)
-            chan.close()
+            _close_quietly(chan)
             ch.join()
             if isinstance(e, (OSError, EOFError, paramiko.SSHException)):
                 raise Dropped(str(e)) from e
             raise
         if not finished:
             self._stop_remote(pid_file)
-            chan.close()
+            _close_quietly(chan)
             ch.join()
             out, err = ch.text()
             raise CommandTimeoutError(argv, timeout or 0, out, err)
         ch.join()
         status = chan.recv_exit_status()
-        chan.close()
+        _close_quietly(chan)
         if status == -1:
             self._stop_remote(pid_file, reconnect=True)
             raise Dropped("no exit status (the connection was cut off)")
@@ -215,7 +215,7 @@ class SSHSession:
             chan = transport.open_session()
             chan.exec_command(line)
             chan.status_event.wait(KILL_TIMEOUT)
-            chan.close()
+            _close_quietly(chan)
         except (OSError, EOFError, paramiko.SSHException, HostError) as e:
             logger.warning("SSH %s: could not stop a command: %s", self.login, e)
 
@@ -259,3 +259,11 @@ class SSHSession:
                     raise Dropped(str(e) or type(e).__name__) from e
 
         return self._retry(step, once, idempotent=True)
+
+
+def _close_quietly(chan: paramiko.Channel) -> None:
+    """Close a channel whose connection may already be gone (EOFError, socket errors)."""
+    try:
+        chan.close()
+    except (OSError, EOFError, paramiko.SSHException) as e:
+        logger.debug("closing a channel on a broken connection: %s", e)
