@@ -262,7 +262,7 @@ class SSHSession:
 
 
 def _close_quietly(chan: paramiko.Channel) -> None:
-    """Close a channel whose connection may already be gone (EOFError, socket errors)."""
+    """Close a channel whose connection may be gone already (EOF, socket errors)."""
     try:
         chan.close()
     except (OSError, EOFError, paramiko.SSHException) as e:
