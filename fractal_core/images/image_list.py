@@ -182,7 +182,7 @@ class ImageList:
 
     def to_list(self) -> list[ImageDict]:
         """A new list of image copies, safe to mutate."""
-        return self._store.images_at(self._store.positions())
+        return self._store.images()
 
     def copy(self) -> ImageList:
         """An independent copy in O(1): both share the store copy-on-write."""
@@ -297,7 +297,16 @@ class ImageList:
         `{"3D": "true"}` means True; bad filters raise `FilterError` naming key
         and value); on valid filters the result is `filter_image_list`'s.
         """
-        return self._store.images_at(self._matching(type_filters, attribute_filters))
+        valid_types, valid_attributes = validate_filters(
+            type_filters, attribute_filters
+        )
+        store = self._store
+        matches = self._broad_type_matches(valid_types, valid_attributes)
+        if matches is not None:
+            images = store.images_where(matches)
+            self._answer_seen(len(images))
+            return images
+        return store.images_at(self._select_valid(valid_types, valid_attributes))
 
     def filter_zarr_urls(
         self,
@@ -309,26 +318,24 @@ class ImageList:
             type_filters, attribute_filters
         )
         store = self._store
-        if valid_types and not valid_attributes:
-            codes = self._ok_codes(tuple(valid_types.items()))
-            if not self._selective(codes):
-                urls: list[str] = list(
-                    compress(store.urls_column(), code_matches(store, codes))  # type: ignore[arg-type]
-                )
-                self._answer_seen(len(urls))
-                return urls
+        matches = self._broad_type_matches(valid_types, valid_attributes)
+        if matches is not None:
+            urls: list[str] = list(compress(store.urls_column(), matches))  # type: ignore[arg-type]
+            self._answer_seen(len(urls))
+            return urls
         return store.urls_at(self._select_valid(valid_types, valid_attributes))
 
-    def _matching(
+    def _broad_type_matches(
         self,
-        type_filters: Mapping[str, bool] | None,
-        attribute_filters: Mapping[str, Sequence[Any]] | None,
-    ) -> list[int]:
-        """Positions of the images matching the filters, in list order."""
-        valid_types, valid_attributes = validate_filters(
-            type_filters, attribute_filters
-        )
-        return self._select_valid(valid_types, valid_attributes)
+        type_filters: Mapping[str, Any],
+        attribute_filters: Mapping[str, Sequence[Any]],
+    ) -> Iterator[bool] | None:
+        """Per position, whether it matches type-only filters the type index
+        would not answer (a large answer: one C-speed pass); else None."""
+        if not type_filters or attribute_filters:
+            return None
+        codes = self._ok_codes(tuple(type_filters.items()))
+        return None if self._selective(codes) else code_matches(self._store, codes)
 
     def _select_valid(
         self,

@@ -183,3 +183,35 @@ def test_images_at_rest_add_no_work_for_the_garbage_collector(
     gc.collect()
     tracked = len(gc.get_objects()) - before
     assert len(real) == 5000 and tracked < 5000 // 20
+
+
+def test_built_images_are_independent_and_skip_holes() -> None:
+    """Every way of building dicts (type scan, positions, whole list) skips
+    removed slots and hands out fresh attribute and types dicts per image."""
+    images = [
+        {
+            "zarr_url": f"/d/{i}",
+            "origin": None,
+            "attributes": {"well": "AB"[i % 2], "i": i},
+            "types": {"3D": i % 3 != 0},
+        }
+        for i in range(30)
+    ]
+    real = ImageList(copy.deepcopy(images))
+    removed = {f"/d/{i}" for i in (0, 5, 6, 13)}
+    for url in removed:
+        real.remove(url)
+    model = [img for img in images if img["zarr_url"] not in removed]
+    for filters in ({"3D": True}, {"3D": False}, {}):
+        out = real.filter(filters)
+        assert out == filter_image_list(model, filters)
+        inner = [d[part] for d in out for part in ("attributes", "types")]
+        assert len({id(d) for d in inner}) == len(inner)
+    assert real.filter({"3D": True}, {"well": ["A"]}) == filter_image_list(
+        model, {"3D": True}, {"well": ["A"]}
+    )
+    listed = real.to_list()
+    assert listed == model
+    listed[0]["types"]["3D"] = "changed"
+    real.filter({"3D": True})[0]["attributes"]["i"] = -1
+    assert real.to_list() == model
