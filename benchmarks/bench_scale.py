@@ -11,7 +11,8 @@ For each size, in a child process of its own (so peak memory is that size's):
 - the same job done on a plain list of dicts with the reference's pure
   helpers (`filter_image_list`, a dict index for updates: the baseline);
 - filtering N images by one type matching half (`filter_zarr_urls`, then
-  `filter` copies) and by one selective attribute, vs `filter_image_list`;
+  `filter` copies, also with the GC paused) and by one selective attribute,
+  vs `filter_image_list`;
 - a task updating 1,000 of N images: the engine's post-processing (parse,
   merge, apply, image changes, new ImageList) and, with `--sqlite`, the
   SQLite repository's `task_applied` of those changes on a stored dataset.
@@ -23,6 +24,7 @@ Run: python benchmarks/bench_scale.py [N ...] [--sqlite] (default 100000 1000000
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import resource
 import subprocess
@@ -212,6 +214,16 @@ def _timed(func: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
     return best, result
 
 
+def _timed_no_gc(func: Callable[[], Any]) -> float:
+    """`_timed` with the cyclic garbage collector paused (collected before)."""
+    gc.collect()
+    gc.disable()
+    try:
+        return _timed(func)[0]
+    finally:
+        gc.enable()
+
+
 def child_queries(n: int, sqlite: bool) -> dict[str, Any]:
     from fractal_core.engine import runner
     from fractal_core.images import ImageList
@@ -226,6 +238,12 @@ def child_queries(n: int, sqlite: bool) -> dict[str, Any]:
     out["filter type (zarr_urls)"] = _timed(lambda: images.filter_zarr_urls(half))[0]
     out["filter type (copies)"] = _timed(lambda: images.filter(half))[0]
     out["baseline filter type"] = _timed(lambda: filter_image_list(plain, half))[0]
+    # The same two with the cyclic GC paused: the building work alone (with it
+    # on, a full collection of the whole heap lands in most calls of either).
+    out["filter type (copies, no GC)"] = _timed_no_gc(lambda: images.filter(half))
+    out["baseline filter type (no GC)"] = _timed_no_gc(
+        lambda: filter_image_list(plain, half)
+    )
     images.filter_zarr_urls(None, one_well)  # first query may build an index
     out["filter attribute (zarr_urls)"] = _timed(
         lambda: images.filter_zarr_urls(None, one_well)
