@@ -99,8 +99,12 @@ def instrument(stages: Stages) -> None:
     from fractal_core.engine import runner
 
     stages.wrap(runner, "_select", "image selection")
-    stages.wrap(dispatch, "_write_units", "argument files")
-    stages.wrap(dispatch, "_collect", "task process (wait)")
+    stages.wrap(dispatch, "write_args_files", "argument files")
+    # Results are judged as they arrive: this stage holds the argument files
+    # and output reading above, and the wait for the task processes.
+    stages.wrap(dispatch, "_run_units", "units: files, processes, outputs")
+    stages.wrap(dispatch, "_write_units", "argument files")  # older layout
+    stages.wrap(dispatch, "_collect", "task process (wait)")  # older layout
     stages.wrap(dispatch, "_task_outcome", "output reading/validation")
     stages.wrap(dispatch, "_create_units", "recorder: units")
     stages.wrap(dispatch, "_cache", "recorder: per-image status")

@@ -8,7 +8,6 @@ history status and returns `(outcomes by position, num_tasks)`.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable
@@ -25,7 +24,6 @@ from ..domain.history import log_has_warnings
 from ..executors.base import Executor
 from ..executors.base import ResourceRequest
 from ..executors.base import UnitResult
-from ..executors.base import WorkUnit
 from .arguments import compute_unit_args
 from .arguments import non_parallel_args
 from .arguments import parallel_unit_args
@@ -44,21 +42,17 @@ from .recorder import NewUnit
 from .recorder import Recorder
 from .task_files import TaskFiles
 from .task_files import multisubmit_task_files
+from .units import TaskOutcomes
+from .units import TaskUnits
+from .units import UnitOutcome
+from .units import write_args_files
 
 logger = logging.getLogger(__name__)
 
 # How long an interrupted wait gives the cancelled units' processes to end.
 CANCEL_WAIT_S = 15.0
-
-
-@dataclass
-class UnitOutcome:
-    """What one unit produced: a validated output, or the exception that failed it."""
-
-    task_output: MergedOutput | None = None
-    exception: BaseException | None = None
-    invalid_output: bool = False
-    zarr_urls: list[str] = field(default_factory=list)  # the unit's input images
+# History units are created this many at a time (bounded transient memory).
+CREATE_CHUNK = 10_000
 
 
 @dataclass
@@ -123,63 +117,8 @@ def _resources(ctx: TaskContext, which: str) -> ResourceRequest:
     )
 
 
-def _write_units(
-    ctx: TaskContext,
-    command: str,
-    list_args: Iterable[dict[str, Any]],
-    list_files: Sequence[TaskFiles],
-    which: str,
-) -> list[WorkUnit]:
-    """Write every unit's argument file; return the units to submit.
-
-    `list_args` may be a generator: each unit's arguments are built, written
-    and dropped in turn, never all held at once.
-    """
-    subfolder = list_files[0].wftask_subfolder_local
-    fresh = not subfolder.exists()
-    subfolder.mkdir(parents=True, exist_ok=True)
-    resources = _resources(ctx, which)
-    env = dict(ctx.env)
-    units = []
-    for ind, (args, files) in enumerate(zip(list_args, list_files, strict=True)):
-        args_file, output_file = files.args_file_local, files.metadiff_file_local
-        with open(args_file, "w") as f:
-            f.write(json.dumps(args))  # the C encoder (json.dump is pure Python)
-        if not fresh:
-            # A stale output from an earlier run in the same folder must not
-            # be mistaken for this run's output.
-            output_file.unlink(missing_ok=True)
-        units.append(
-            WorkUnit(
-                id=str(ind),
-                command=command,
-                args_file=args_file,
-                output_file=output_file,
-                log_file=files.log_file_local,
-                args_file_remote=files.args_file_remote.as_posix(),
-                output_file_remote=files.metadiff_file_remote.as_posix(),
-                log_file_remote=files.log_file_remote.as_posix(),
-                resources=resources,
-                env=env,
-            )
-        )
-    return units
-
-
-def _collect(
-    ctx: TaskContext, handle: Any, images_per_unit: Mapping[str, int]
-) -> dict[str, UnitResult]:
-    """Wait for every result, counting each finished unit in the job's progress."""
-    control = ctx.control
-    if control is not None:
-        for result in handle.as_completed():
-            control.unit_finished(
-                ctx.workflowtask_key,
-                ok=result.ok,
-                num_images=images_per_unit.get(result.unit_id, 0),
-            )
-    results: dict[str, UnitResult] = handle.results()
-    return results
+def _images_of_none(index: int) -> int:
+    return 0
 
 
 def _run_units(
@@ -189,34 +128,46 @@ def _run_units(
     list_args: Iterable[dict[str, Any]],
     list_files: Sequence[TaskFiles],
     which: str,
-    zarr_urls: Sequence[Sequence[str]] | None = None,
-) -> list[UnitResult]:
-    """Write argument files, submit every unit in one batch, wait, return results.
+    on_result: Callable[[int, UnitResult], None],
+    images_of: Callable[[int], int] = _images_of_none,
+) -> None:
+    """Write argument files, submit every unit in one batch, hand on each result.
 
-    Raises `JobCancelledError` when the job was cancelled meanwhile; any other
-    interruption (Ctrl-C) cancels the batch and waits briefly for its processes.
+    Units are built by the executor when it needs them (`TaskUnits`) and each
+    result goes to `on_result(unit index, result)` as it arrives, so nothing
+    per unit is held here. `images_of(i)` is unit `i`'s number of images for
+    the progress counters. Raises `JobCancelledError` when the job was
+    cancelled meanwhile; any other interruption (Ctrl-C) cancels the batch and
+    waits briefly for its processes.
     """
     if command is None:
         raise ValueError(
             f"Task '{ctx.task.name}' of type '{ctx.task_type}' has no command_{which}."
         )
-    if ctx.control is not None:
-        ctx.control.check()
-    units = _write_units(ctx, command, list_args, list_files, which)
-    images_per_unit = {
-        unit.id: len(urls) for unit, urls in zip(units, zarr_urls or [], strict=False)
-    }
-    if ctx.control is not None:
-        ctx.control.units_submitted(
+    control = ctx.control
+    if control is not None:
+        control.check()
+    write_args_files(list_args, list_files)
+    units = TaskUnits(command, list_files, _resources(ctx, which), dict(ctx.env))
+    if control is not None:
+        control.units_submitted(
             ctx.workflowtask_key,
             num_units=len(units),
-            num_images=sum(images_per_unit.values()),
+            num_images=sum(map(images_of, range(len(units)))),
         )
     handle = ctx.executor.submit(units)
-    if ctx.control is not None:
-        ctx.control.watch(handle)
+    if control is not None:
+        control.watch(handle)
+    seen = bytearray(len(units))
     try:
-        results = _collect(ctx, handle, images_per_unit)
+        for result in handle.as_completed():
+            index = int(result.unit_id)
+            if control is not None:
+                control.unit_finished(
+                    ctx.workflowtask_key, ok=result.ok, num_images=images_of(index)
+                )
+            seen[index] = 1
+            on_result(index, result)
     except BaseException:
         # Interrupted while waiting (e.g. KeyboardInterrupt): stop the units and
         # give their processes a moment to go before the job records its end.
@@ -224,19 +175,15 @@ def _run_units(
         handle.wait(timeout=CANCEL_WAIT_S)
         raise
     finally:
-        if ctx.control is not None:
-            ctx.control.unwatch(handle)
-    if ctx.control is not None:
-        ctx.control.check()
-    ordered = []
-    for unit in units:
-        result = results.get(unit.id)
-        if result is None:
-            raise UnreachableBranchError(
-                f"UnreachableBranchError: unit {unit.id} has no result."
-            )
-        ordered.append(result)
-    return ordered
+        if control is not None:
+            control.unwatch(handle)
+    if control is not None:
+        control.check()
+    missing = seen.find(0)
+    if missing >= 0:
+        raise UnreachableBranchError(
+            f"UnreachableBranchError: unit {missing} has no result."
+        )
 
 
 def _exception_of(ctx: TaskContext, result: UnitResult) -> TaskExecutionError:
@@ -265,35 +212,52 @@ def _task_outcome(
     return UnitOutcome(task_output=output, zarr_urls=zarr_urls)
 
 
+def _warned_positions(files: Sequence[TaskFiles]) -> list[int]:
+    """Positions of the units whose log mentions a warning."""
+    return [i for i, f in enumerate(files) if log_has_warnings(f.log_file_local)]
+
+
 def _finish_units(
     ctx: TaskContext,
     unit_ids: Sequence[int],
-    files: Sequence[TaskFiles],
-    ok: Sequence[bool],
+    ok: Callable[[int], bool],
+    warned: Iterable[int],
 ) -> None:
-    """Close each unit as done/failed with its warning flag (two batched calls)."""
-    warnings = {
-        uid: log_has_warnings(f.log_file_local)
-        for uid, f in zip(unit_ids, files, strict=True)
-    }
-    done = [uid for uid, good in zip(unit_ids, ok, strict=True) if good]
-    failed = [uid for uid, good in zip(unit_ids, ok, strict=True) if not good]
+    """Close each unit as done/failed with its warning flag (two batched calls).
+
+    `ok(i)` and `warned` (positions) refer to `unit_ids[i]`; units not warned
+    keep their recorded `has_warnings=False`.
+    """
+    flags = {unit_ids[i]: True for i in warned}
+    done = [uid for i, uid in enumerate(unit_ids) if ok(i)]
+    failed = [uid for i, uid in enumerate(unit_ids) if not ok(i)]
     if done:
-        ctx.recorder.units_finished(done, HistoryStatus.DONE, warnings)
+        ctx.recorder.units_finished(done, HistoryStatus.DONE, flags)
     if failed:
-        ctx.recorder.units_finished(failed, HistoryStatus.FAILED, warnings)
+        ctx.recorder.units_finished(failed, HistoryStatus.FAILED, flags)
 
 
 def _create_units(
-    ctx: TaskContext, files: Sequence[TaskFiles], zarr_urls: Sequence[list[str]]
+    ctx: TaskContext,
+    files: Sequence[TaskFiles],
+    urls_of: Callable[[int], Sequence[str]],
 ) -> list[int]:
-    return ctx.recorder.units_created(
-        ctx.run_id,
-        [
-            NewUnit(logfile=str(f.log_file_local), zarr_urls=urls)
-            for f, urls in zip(files, zarr_urls, strict=True)
-        ],
-    )
+    """History units of a step, made in chunks (bounded memory for 100,000 units)."""
+    ids: list[int] = []
+    for start in range(0, len(files), CREATE_CHUNK):
+        stop = min(len(files), start + CREATE_CHUNK)
+        ids.extend(
+            ctx.recorder.units_created(
+                ctx.run_id,
+                [
+                    NewUnit(
+                        logfile=str(files[i].log_file_local), zarr_urls=list(urls_of(i))
+                    )
+                    for i in range(start, stop)
+                ],
+            )
+        )
+    return ids
 
 
 def _cache(ctx: TaskContext, latest_unit: Mapping[str, int]) -> None:
@@ -302,6 +266,39 @@ def _cache(ctx: TaskContext, latest_unit: Mapping[str, int]) -> None:
             dataset_id=ctx.dataset_id,
             workflowtask_id=ctx.workflowtask_key,
             latest_unit=latest_unit,
+        )
+
+
+def _one(index: int) -> int:
+    return 1
+
+
+@dataclass
+class _ParallelStep:
+    """Judges each unit of a parallel step as its result arrives."""
+
+    ctx: TaskContext
+    files: Sequence[TaskFiles]
+    urls_of: Callable[[int], Sequence[str]]
+    outcomes: TaskOutcomes
+    warned: list[int] = field(default_factory=list)
+
+    def on_result(self, index: int, result: UnitResult) -> None:
+        files = self.files[index]
+        if log_has_warnings(files.log_file_local):
+            self.warned.append(index)
+        urls = list(self.urls_of(index))
+        self.outcomes.add(index, _task_outcome(self.ctx, result, files, urls))
+
+    def run(self, list_args: Iterable[dict[str, Any]]) -> None:
+        _run_units(
+            self.ctx,
+            command=self.ctx.task.command_parallel,
+            list_args=list_args,
+            list_files=self.files,
+            which="parallel",
+            on_result=self.on_result,
+            images_of=_one,
         )
 
 
@@ -326,9 +323,10 @@ def _new_single_unit(
         zarr_urls=zarr_urls,
     )
     files = ctx.base_files
-    (unit_id,) = _create_units(ctx, [files], [zarr_urls or []])
-    _cache(ctx, dict.fromkeys(zarr_urls or [], unit_id))
-    return _SingleUnit(zarr_urls or [], args, files, unit_id)
+    unit_urls = zarr_urls or []
+    (unit_id,) = _create_units(ctx, [files], lambda _index: unit_urls)
+    _cache(ctx, dict.fromkeys(unit_urls, unit_id))
+    return _SingleUnit(unit_urls, args, files, unit_id)
 
 
 def _run_single_unit(
@@ -339,36 +337,42 @@ def _run_single_unit(
     `count_images=False` (a compound task's init unit) keeps its images out of
     the progress counters, which count them once, on the compute units.
     """
-    (result,) = _run_units(
+    got: list[UnitResult] = []
+    num_images = len(unit.zarr_urls) if count_images else 0
+    _run_units(
         ctx,
         command=ctx.task.command_non_parallel,
         list_args=[unit.args],
         list_files=[unit.files],
         which="non_parallel",
-        zarr_urls=[unit.zarr_urls if count_images else []],
+        on_result=lambda _index, result: got.append(result),
+        images_of=lambda _index: num_images,
     )
-    return result
+    return got[0]
 
 
 def run_non_parallel(
     ctx: TaskContext, zarr_urls: Sequence[str]
-) -> tuple[dict[int, UnitOutcome], int]:
+) -> tuple[TaskOutcomes, int]:
     """non_parallel and converter_non_parallel: one unit on all images."""
     unit = _new_single_unit(
         ctx, zarr_urls, is_converter=ctx.task_type == "converter_non_parallel"
     )
     result = _run_single_unit(ctx, unit)
     outcome = _task_outcome(ctx, result, unit.files, unit.zarr_urls)
-    _finish_units(ctx, [unit.unit_id], [unit.files], [outcome.exception is None])
-    return {0: outcome}, 1
+    ok = outcome.exception is None
+    _finish_units(
+        ctx, [unit.unit_id], lambda _index: ok, _warned_positions([unit.files])
+    )
+    return TaskOutcomes.single(outcome), 1
 
 
 def run_parallel(
     ctx: TaskContext, zarr_urls: Sequence[str]
-) -> tuple[dict[int, UnitOutcome], int]:
+) -> tuple[TaskOutcomes, int]:
     """parallel: one unit per image; nothing at all for zero images."""
     if not zarr_urls:
-        return {}, 0
+        return TaskOutcomes(0), 0
     _check_size(len(zarr_urls), ctx.max_parallelization_list_size)
     user_args = ctx.user_args("parallel")
     list_args = (
@@ -379,56 +383,54 @@ def run_parallel(
         tot_tasks=len(zarr_urls),
         batch_size=ctx.batch_size("parallel"),
     )
-    unit_ids = _create_units(ctx, list_files, [[url] for url in zarr_urls])
+
+    def urls_of(index: int) -> tuple[str]:
+        return (zarr_urls[index],)
+
+    unit_ids = _create_units(ctx, list_files, urls_of)
     _cache(ctx, dict(zip(zarr_urls, unit_ids, strict=True)))
-    results = _run_units(
-        ctx,
-        command=ctx.task.command_parallel,
-        list_args=list_args,
-        list_files=list_files,
-        which="parallel",
-        zarr_urls=[[url] for url in zarr_urls],
+    step = _ParallelStep(
+        ctx, list_files, urls_of, TaskOutcomes(len(zarr_urls), urls_of)
     )
-    outcomes = {
-        ind: _task_outcome(ctx, result, files, [url])
-        for ind, (result, files, url) in enumerate(
-            zip(results, list_files, zarr_urls, strict=True)
-        )
-    }
-    _finish_units(
-        ctx, unit_ids, list_files, [o.exception is None for o in outcomes.values()]
+    step.run(list_args)
+    _finish_units(ctx, unit_ids, step.outcomes.ok, step.warned)
+    return step.outcomes, len(zarr_urls)
+
+
+def _run_init(ctx: TaskContext, init: _SingleUnit) -> list[InitArgsModel]:
+    """Run a compound task's init unit; its de-duplicated parallelization list."""
+    init_result = _run_single_unit(ctx, init, count_images=False)
+    if not init_result.ok:
+        raise _exception_of(ctx, init_result)
+    init_output = validate_init_task_output(
+        init_result.output if init_result.output is not None else {},
+        init.files.metadiff_file_local,
     )
-    return outcomes, len(zarr_urls)
+    items: list[InitArgsModel] = deduplicate_list(init_output.parallelization_list)
+    _check_size(len(items), ctx.max_parallelization_list_size)
+    return items
 
 
 def run_compound(
     ctx: TaskContext, zarr_urls: Sequence[str]
-) -> tuple[dict[int, UnitOutcome], int]:
+) -> tuple[TaskOutcomes, int]:
     """compound and converter_compound: init unit, then one unit per list item."""
     init = _new_single_unit(
         ctx, zarr_urls, is_converter=ctx.task_type == "converter_compound"
     )
-    init_files, init_id = init.files, init.unit_id
     try:
-        init_result = _run_single_unit(ctx, init, count_images=False)
-        if not init_result.ok:
-            raise _exception_of(ctx, init_result)
-        init_output = validate_init_task_output(
-            init_result.output if init_result.output is not None else {},
-            init_files.metadiff_file_local,
-        )
-        items: list[InitArgsModel] = deduplicate_list(init_output.parallelization_list)
-        _check_size(len(items), ctx.max_parallelization_list_size)
+        items = _run_init(ctx, init)
     except Exception as exc:
         # The reference leaves the init unit `submitted` on some of these paths;
         # every unit here ends `done` or `failed`.
-        _finish_units(ctx, [init_id], [init_files], [False])
+        _finish_units(ctx, [init.unit_id], _never, _warned_positions([init.files]))
         if isinstance(exc, TaskExecutionError | TaskOutputValidationError):
-            return {0: UnitOutcome(exception=exc)}, 1
+            return TaskOutcomes.single(UnitOutcome(exception=exc)), 1
         raise
     if not items:
-        _finish_units(ctx, [init_id], [init_files], [True])
-        return {0: UnitOutcome(task_output=MergedOutput(), zarr_urls=init.zarr_urls)}, 1
+        _finish_units(ctx, [init.unit_id], _always, _warned_positions([init.files]))
+        outcome = UnitOutcome(task_output=MergedOutput(), zarr_urls=init.zarr_urls)
+        return TaskOutcomes.single(outcome), 1
 
     user_args = ctx.user_args("parallel")
     list_args = (
@@ -442,44 +444,37 @@ def run_compound(
         tot_tasks=len(items),
         batch_size=ctx.batch_size("parallel"),
     )
-    unit_ids = _create_units(ctx, list_files, [[item.zarr_url] for item in items])
+
+    def urls_of(index: int) -> tuple[str]:
+        return (items[index].zarr_url,)
+
+    unit_ids = _create_units(ctx, list_files, urls_of)
+    step = _ParallelStep(ctx, list_files, urls_of, TaskOutcomes(len(items), urls_of))
+    all_ids = [init.unit_id, *unit_ids]
     try:
-        results = _run_units(
-            ctx,
-            command=ctx.task.command_parallel,
-            list_args=list_args,
-            list_files=list_files,
-            which="parallel",
-            zarr_urls=[[item.zarr_url] for item in items],
-        )
+        step.run(list_args)
     except Exception:
-        _finish_units(
-            ctx,
-            [init_id, *unit_ids],
-            [init_files, *list_files],
-            [False] * (1 + len(unit_ids)),
-        )
+        warned = _warned_positions([init.files, *list_files])
+        _finish_units(ctx, all_ids, _never, warned)
         raise
-    outcomes = {
-        ind: _task_outcome(ctx, result, files, [item.zarr_url])
-        for ind, (result, files, item) in enumerate(
-            zip(results, list_files, items, strict=True)
-        )
-    }
-    all_ok = all(o.exception is None for o in outcomes.values())
     # All-or-nothing status for init and compute units, as in the reference.
-    _finish_units(
-        ctx,
-        [init_id, *unit_ids],
-        [init_files, *list_files],
-        [all_ok] * (1 + len(unit_ids)),
-    )
-    return outcomes, 1 + len(items)
+    warned = _warned_positions([init.files]) + [1 + i for i in step.warned]
+    all_ok = step.outcomes.all_ok
+    _finish_units(ctx, all_ids, lambda _index: all_ok, warned)
+    return step.outcomes, 1 + len(items)
+
+
+def _never(index: int) -> bool:
+    return False
+
+
+def _always(index: int) -> bool:
+    return True
 
 
 DISPATCH: dict[
     str,
-    Callable[[TaskContext, Sequence[str]], tuple[dict[int, UnitOutcome], int]],
+    Callable[[TaskContext, Sequence[str]], tuple[TaskOutcomes, int]],
 ] = {
     "non_parallel": run_non_parallel,
     "converter_non_parallel": run_non_parallel,

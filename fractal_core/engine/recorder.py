@@ -115,7 +115,7 @@ class RunRecord:
     num_new_images: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class UnitRecord:
     """One unit of work (`HistoryUnit`)."""
 

@@ -35,7 +35,6 @@ from .control import JobControl
 from .control import TaskProgress
 from .dispatch import DISPATCH
 from .dispatch import TaskContext
-from .dispatch import UnitOutcome
 from .dispatch import cache_dir_env
 from .errors import EmptyImageListError
 from .errors import JobCancelledError
@@ -64,6 +63,8 @@ from .task_info import task_description
 from .task_info import task_dump_of
 from .task_info import task_type_of
 from .task_info import workflowtask_key
+from .units import TaskOutcomes
+from .units import UnitOutcome
 
 __all__ = [
     "DEFAULT_MAX_PARALLELIZATION_LIST_SIZE",
@@ -118,7 +119,7 @@ def _status_filter(
 
 
 def _merge(
-    outcomes: Mapping[int, UnitOutcome],
+    outcomes: TaskOutcomes,
     selection: Selection,
     touch_only_successful_units: bool,
     pause_gc: bool = False,
@@ -128,16 +129,14 @@ def _merge(
     `merge_task_outputs` spelled out: instead of one empty update per input
     image, the images to touch are returned as a selection (`touch_list`).
     """
-    ordered = [o for _, o in sorted(outcomes.items())]
-    outputs = [o.task_output for o in ordered if o.task_output is not None]
-    if not outputs:
+    if not outcomes.any_ok:
         return MergedOutput(), None
-    merged = merge_outputs(outputs, pause_gc=pause_gc)
+    merged = merge_outputs(outcomes.outputs(), pause_gc=pause_gc)
     if not merged.is_empty:
         return merged, None
     touched = selection
     if touch_only_successful_units:
-        ok_urls = {url for o in ordered if o.exception is None for url in o.zarr_urls}
+        ok_urls = outcomes.ok_urls()
         touched = selection.keep([url in ok_urls for url in selection.zarr_urls])
     return merged, touched
 
@@ -353,7 +352,7 @@ def _run_task(
             env.log.warning("END    %s - ERROR.", description)
         raise
     _persist(env, state, task, key, run_id, merged, applied, num_tasks)
-    failures = [o for _, o in sorted(outcomes.items()) if o.exception is not None]
+    failures = outcomes.failures()
     if failures:
         env.recorder.run_ended(run_id, HistoryStatus.FAILED)
         _task_ended(env, key, "failed")
@@ -402,7 +401,7 @@ def _check_not_empty(
 
 def _dispatch(
     env: _Env, wftask: Any, key: Hashable, run_id: int, selection: Selection
-) -> tuple[dict[int, UnitOutcome], int]:
+) -> tuple[TaskOutcomes, int]:
     """Build, submit and judge the task's units (dispatch by task type)."""
     task = wftask.task
     task_type = task_type_of(task)
@@ -435,7 +434,7 @@ def _dispatch(
     except Exception as exc:
         env.log.warning("Task '%s' could not run: %s", task.name, exc)
         env.recorder.run_units_failed(run_id)
-        return {0: UnitOutcome(exception=exc)}, 0
+        return TaskOutcomes.single(UnitOutcome(exception=exc)), 0
 
 
 def _merge_and_apply(
@@ -443,7 +442,7 @@ def _merge_and_apply(
     state: _JobState,
     task: Any,
     selection: Selection,
-    outcomes: Mapping[int, UnitOutcome],
+    outcomes: TaskOutcomes,
 ) -> tuple[MergedOutput, ListApplied]:
     """Merge the successful units' outputs and apply them to a new list version."""
     try:

@@ -13,6 +13,7 @@ from .base import FailureKind
 from .base import Handle
 from .base import ResourceRequest
 from .base import ResourceRequestError
+from .base import UnitBatch
 from .base import UnitFailure
 from .base import UnitResult
 from .base import UnitState
@@ -38,6 +39,7 @@ __all__ = [
     "LocalHandle",
     "ResourceRequest",
     "ResourceRequestError",
+    "UnitBatch",
     "UnitFailure",
     "UnitResult",
     "UnitState",

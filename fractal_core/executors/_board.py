@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from .base import FailureKind
+from .base import UnitBatch
 from .base import UnitResult
 from .base import UnitState
 from .base import WorkUnit
@@ -41,8 +42,10 @@ class ResultBoard:
     executor_kind = "unknown"
 
     def __init__(self, units: Sequence[WorkUnit], handle_id: str | None = None):
-        self._units = list(units)
-        self._index = {unit.id: i for i, unit in enumerate(self._units)}
+        # A `UnitBatch` builds units on access and is immutable: kept as given.
+        self._units: Sequence[WorkUnit] = (
+            units if isinstance(units, UnitBatch) else list(units)
+        )
         self._id = handle_id or uuid.uuid4().hex
         self._cond = threading.Condition(threading.Lock())
         self._state = [UnitState.PENDING] * len(self._units)
@@ -55,6 +58,13 @@ class ResultBoard:
     def id(self) -> str:
         """Stable unique id of this submission (uuid4 hex)."""
         return self._id
+
+    def _unit_id(self, index: int) -> str:
+        """The id of unit `index` (without building the unit of a `UnitBatch`)."""
+        units = self._units
+        if isinstance(units, UnitBatch):
+            return units.unit_id(index)
+        return units[index].id
 
     # -- writing (callers may hold self._cond already: it is not re-entrant) --------
 
@@ -87,7 +97,7 @@ class ResultBoard:
         """Final results by unit id, in submission order (waits for all)."""
         self.wait()
         with self._cond:
-            return {unit.id: self._results[i] for i, unit in enumerate(self._units)}
+            return {self._unit_id(i): self._results[i] for i in range(len(self._units))}
 
     def results_so_far(self) -> list[UnitResult]:
         """The final results known now, in completion order (does not wait)."""
@@ -97,12 +107,16 @@ class ResultBoard:
     def states(self) -> dict[str, UnitState]:
         """Current state of every unit, by unit id."""
         with self._cond:
-            return {unit.id: self._state[i] for i, unit in enumerate(self._units)}
+            return {self._unit_id(i): self._state[i] for i in range(len(self._units))}
 
     def native_ids(self) -> dict[str, str]:
         """Backend ids of the units that have one (pid for local units)."""
         with self._cond:
-            return {self._units[i].id: nid for i, nid in sorted(self._native.items())}
+            found = dict(self._native)
+            for i, result in self._results.items():
+                if i not in found and result.native_id is not None:
+                    found[i] = result.native_id
+            return {self._unit_id(i): nid for i, nid in sorted(found.items())}
 
     def as_completed(self, timeout: float | None = None) -> Iterator[UnitResult]:
         """Yield each result once, in completion order; `TimeoutError` on timeout."""
@@ -154,6 +168,8 @@ class ResultBoard:
         }
         result = self._results.get(index)
         if result is not None:
+            if entry["native_id"] is None:  # the handle may keep it on the result only
+                entry["native_id"] = result.native_id
             entry["result"] = result_to_json(result)
         return entry
 

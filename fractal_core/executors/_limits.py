@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .base import ExecutorError
+from .base import UnitBatch
 from .base import WorkUnit
 
 
@@ -19,6 +20,8 @@ def submission_limit(units: Sequence[WorkUnit]) -> int | None:
     reference crashes on 0 and silently runs nothing for negative values.
     """
     limit: int | None = None
+    if isinstance(units, UnitBatch):  # one shared request: check it once
+        units = units[:1]
     for unit in units:
         value = unit.resources.parallel_tasks_per_job
         if value is None:
@@ -52,6 +55,8 @@ def chunk_ranges(n_units: int, chunk_size: int | None) -> list[range]:
 
 def check_unique_ids(units: Sequence[WorkUnit]) -> None:
     """Unit ids key the results, so they must be unique within one submission."""
+    if isinstance(units, UnitBatch):
+        return  # unique by construction
     seen: set[str] = set()
     for unit in units:
         if unit.id in seen:

@@ -10,6 +10,7 @@ units are packed per job and complete asynchronously.
 from __future__ import annotations
 
 import enum
+from abc import abstractmethod
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -155,7 +156,7 @@ def _check_remote_path(name: str, value: str | None) -> None:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WorkUnit:
     """One run of a task command: `<command> --args-json ARGS --out-json OUT`.
 
@@ -202,7 +203,30 @@ class WorkUnit:
         return self.log_file_remote or str(self.log_file)
 
 
-@dataclass(frozen=True)
+class UnitBatch(Sequence[WorkUnit]):
+    """An immutable batch of units built on access, for very large submissions.
+
+    A plain list of 100,000 `WorkUnit`s costs over a kilobyte per unit; a batch
+    builds unit `i` when asked (`__getitem__`) and holds nothing per unit.
+    Executors keep a `UnitBatch` as given instead of copying it into a list.
+    A batch promises what executors would otherwise check unit by unit: ids
+    unique within it, and one `resources` request shared by every unit.
+    """
+
+    @property
+    @abstractmethod
+    def resources(self) -> ResourceRequest:
+        """The resource request every unit of the batch carries."""
+
+    def unit_id(self, index: int) -> str:
+        """The id of unit `index`; override to answer without building the unit."""
+        return self[index].id
+
+    def __iter__(self) -> Iterator[WorkUnit]:
+        return map(self.__getitem__, range(len(self)))
+
+
+@dataclass(frozen=True, slots=True)
 class UnitFailure:
     """A unit that did not succeed: why, with the process's output for humans."""
 
@@ -213,7 +237,7 @@ class UnitFailure:
     log_file: Path | None = None  # where the complete output of the unit lives
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnitResult:
     """The outcome of one `WorkUnit`.
 

@@ -122,6 +122,10 @@ class LocalHandle(ResultBoard):
         with self._cond:
             self._running.pop(index, None)
             self._set_done(index, result)
+            # Kept on the result now (native id, times): nothing else per unit
+            # stays once a unit is done, so 100,000 units do not pile up here.
+            self._extra.pop(index, None)
+            self._native.pop(index, None)
             self._in_flight -= 1
             self._pump()
 

@@ -29,6 +29,8 @@ from fractal_core.executors import FailureKind
 from fractal_core.executors import Handle
 from fractal_core.executors import InlineExecutor
 from fractal_core.executors import LocalExecutor
+from fractal_core.executors import ResourceRequest
+from fractal_core.executors import UnitBatch
 from fractal_core.executors import UnitResult
 from fractal_core.executors import UnitState
 from fractal_core.executors import UnitStatus
@@ -179,6 +181,47 @@ def test_states_as_completed_and_native_ids(
         uid: r.native_id for uid, r in results.items() if r.native_id is not None
     }
     assert len(handle.native_ids()) == len(units)
+
+
+class _CountingBatch(UnitBatch):
+    """A `UnitBatch` over ready units that counts how often each is built."""
+
+    def __init__(self, units: list[WorkUnit]) -> None:
+        self._units = units
+        self.built = 0
+
+    @property
+    def resources(self) -> ResourceRequest:
+        return self._units[0].resources
+
+    def __len__(self) -> int:
+        return len(self._units)
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def,override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        self.built += 1
+        return self._units[i]
+
+
+def test_unit_batch_runs_like_a_list(
+    executor: Executor, make_unit: UnitFactory
+) -> None:
+    """A lazily built batch gives the same results, states and snapshot as a list."""
+    units = [make_unit(f"b{i}", {"output": {"i": i}}, parallel=2) for i in range(5)]
+    units[3] = make_unit("b3", {"exit": 4}, parallel=2)
+    batch = _CountingBatch(units)
+    handle = _submit(executor, batch)  # type: ignore[arg-type]
+    results = _results(handle)
+    assert list(results) == [u.id for u in units]
+    assert [r.ok for r in results.values()] == [True, True, True, False, True]
+    assert results["b2"].output == {"i": 2}
+    assert handle.states() == {u.id: UnitState.DONE for u in units}
+    assert sorted(handle.native_ids()) == sorted(u.id for u in units)
+    snapshot = json.loads(json.dumps(handle.snapshot()))
+    assert [e["id"] for e in snapshot["units"]] == [u.id for u in units]
+    assert all(e["native_id"] for e in snapshot["units"])
+    assert batch.built >= len(units)  # the executor asked the batch for its units
 
 
 def test_states_while_running(
