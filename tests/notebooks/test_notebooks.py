@@ -55,9 +55,7 @@ def shared_tasks(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def notebook_env(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> tuple[Path, Path]:
+def notebook_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     """A working folder (the kernel's cwd) and the notebooks' output folder."""
     cwd, out = tmp_path / "cwd", tmp_path / "out"
     cwd.mkdir()
