@@ -29,6 +29,7 @@ from ..test_contract import test_snapshot_is_json_and_attach_recovers_results  #
 from ..test_contract import test_states_as_completed_and_native_ids  # noqa: F401
 from ..test_contract import test_states_while_running  # noqa: F401
 from ..test_contract import test_time_limit  # noqa: F401
+from ..test_contract import test_unit_batch_runs_like_a_list  # noqa: F401
 from .conftest import ExecutorFactory
 
 
