@@ -97,8 +97,27 @@ def task_command(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def make_unit(tmp_path: Path, task_command: str) -> UnitFactory:
-    """Build a unit named `name` whose args file holds `args`."""
+def remote_dir() -> str | None:
+    """The folder of unit files as the executor's host sees it; None: the
+    local paths (a remote contract run overrides this fixture)."""
+    return None
+
+
+def _remote_files(remote_dir: str | None, name: str) -> dict[str, str]:
+    """The `*_remote` fields of unit `name` under `remote_dir` (none if None)."""
+    if remote_dir is None:
+        return {}
+    return {
+        "args_file_remote": f"{remote_dir}/{name}-args.json",
+        "output_file_remote": f"{remote_dir}/{name}-metadiff.json",
+        "log_file_remote": f"{remote_dir}/logs/{name}-log.txt",
+    }
+
+
+@pytest.fixture
+def make_unit(tmp_path: Path, task_command: str, remote_dir: str | None) -> UnitFactory:
+    """Build a unit named `name` whose args file holds `args` (its files also
+    named under `remote_dir` when that fixture gives one)."""
 
     def factory(
         name: str,
@@ -120,6 +139,7 @@ def make_unit(tmp_path: Path, task_command: str) -> UnitFactory:
             args_file=args_file,
             output_file=folder / f"{name}-metadiff.json",
             log_file=folder / "logs" / f"{name}-log.txt",
+            **_remote_files(remote_dir, name),
             resources=ResourceRequest(
                 parallel_tasks_per_job=parallel, time_limit_s=time_limit
             ),

@@ -22,8 +22,6 @@ from typing import Any
 import pytest
 
 from fractal_core.executors import Executor
-from fractal_core.executors import ResourceRequest
-from fractal_core.executors import WorkUnit
 from fractal_core.hosts import SSHHost
 
 from ..conftest import TASK_SCRIPT
@@ -41,6 +39,7 @@ from ..test_contract import test_snapshot_is_json_and_attach_recovers_results  #
 from ..test_contract import test_states_as_completed_and_native_ids  # noqa: F401
 from ..test_contract import test_states_while_running  # noqa: F401
 from ..test_contract import test_time_limit  # noqa: F401
+from ..test_contract import test_unit_batch_runs_like_a_list  # noqa: F401
 from .conftest import ExecutorFactory
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -54,7 +53,8 @@ def tmp_path(slurm_workdir: Path) -> Path:
 
 @pytest.fixture
 def remote_dir(ssh_slurm_host: SSHHost, slurm_workdir: Path) -> str:
-    """The remote user's own folder for unit files (made over SSH)."""
+    """The remote user's own folder for unit files (made over SSH); the shared
+    `make_unit` names every unit's files there too."""
     path = str(slurm_workdir / "remote")
     ssh_slurm_host.mkdir(path)
     return path
@@ -69,43 +69,6 @@ def task_command(slurm_workdir: Path) -> str:
     script.write_text(TASK_SCRIPT)
     script.chmod(0o644)
     return f"{SYSTEM_PYTHON} {script}"
-
-
-@pytest.fixture
-def make_unit(slurm_workdir: Path, task_command: str, remote_dir: str) -> Any:
-    """The contract's unit factory, with every file on the remote side too."""
-
-    def factory(
-        name: str,
-        args: dict[str, Any] | None = None,
-        *,
-        command: str | None = None,
-        parallel: int | None = None,
-        env: dict[str, str] | None = None,
-        workdir: Path | None = None,
-        time_limit: float | None = None,
-    ) -> WorkUnit:
-        folder = slurm_workdir / "job"
-        folder.mkdir(exist_ok=True)
-        args_file = folder / f"{name}-args.json"
-        args_file.write_text(json.dumps({"name": name, **(args or {})}))
-        return WorkUnit(
-            id=name,
-            command=task_command if command is None else command,
-            args_file=args_file,
-            output_file=folder / f"{name}-metadiff.json",
-            log_file=folder / "logs" / f"{name}-log.txt",
-            args_file_remote=f"{remote_dir}/{name}-args.json",
-            output_file_remote=f"{remote_dir}/{name}-metadiff.json",
-            log_file_remote=f"{remote_dir}/logs/{name}-log.txt",
-            resources=ResourceRequest(
-                parallel_tasks_per_job=parallel, time_limit_s=time_limit
-            ),
-            env=env or {},
-            workdir=workdir,
-        )
-
-    return factory
 
 
 @pytest.fixture
