@@ -12,8 +12,18 @@ A lock whose owner is gone is taken over: the owner ran on this machine and its
 process is dead (pid missing or reused, machine rebooted), or the folder has no
 readable owner record and is older than `orphan_grace` seconds (a command cut
 off between `mkdir` and the record). A lock held by a process of another machine
-is only broken when `foreign_stale_after` is set and the lock is that old;
-otherwise the error names the lock's path and its owner, for a human to decide.
+is broken when its heartbeat is stale (below), or when `foreign_stale_after` is
+set and the lock is that old; otherwise the error names the lock's path and its
+owner, for a human to decide.
+
+Heartbeat (`lock_heartbeat`). The lock folder also holds `heartbeat`, created
+with the owner record; while the lock is held, a thread of the lock touches it
+every `heartbeat_interval` seconds, and it is stopped and joined on release. A
+waiter reads the heartbeat's age on the host's own clock; a foreign lock whose
+heartbeat is older than `heartbeat_stale_after` seconds (and than three of the
+holder's intervals, which the file records) is taken over like any stale lock.
+A lock without a heartbeat file (an older version, or `heartbeat_interval=None`)
+keeps the rules above.
 Every shell script below is a fixed string; paths and records are positional
 arguments, which the host quotes.
 """
@@ -33,6 +43,10 @@ from types import TracebackType
 from ..hosts import Host
 from ..hosts import HostError
 from .errors import TaskLifecycleError
+from .lock_heartbeat import HEARTBEAT_INTERVAL
+from .lock_heartbeat import HEARTBEAT_STALE_AFTER
+from .lock_heartbeat import HOLDER_INTERVALS
+from .lock_heartbeat import Heartbeat
 from .ownership import OwnerRecord
 from .ownership import OwnerState
 
@@ -45,18 +59,25 @@ FIRST_POLL = 0.1
 MAX_POLL = 2.0
 
 _BUSY = 3
-# $1 lock folder, $2 owner record. Exit 0: taken; 3: the folder exists; else error.
+# $1 lock folder, $2 owner record, $3 heartbeat interval ('' = no heartbeat).
+# Exit 0: taken; 3: the folder exists; else error.
 _TAKE = (
     'if ! mkdir -- "$1" 2>/dev/null; then [ -e "$1" ] || [ -L "$1" ] && exit 3; '
     'mkdir -- "$1"; exit 2; fi; '
-    'printf \'%s\\n\' "$2" > "$1/owner.json" && exit 0; '
+    'printf \'%s\\n\' "$2" > "$1/owner.json" && '
+    '{ [ -z "$3" ] || printf \'%s\' "$3" > "$1/heartbeat"; } && exit 0; '
     'rm -rf -- "$1"; exit 2'
 )
-# $1 lock folder. Prints the folder's age in seconds, then its owner record.
+# $1 lock folder. Prints the folder's age in seconds; the heartbeat's age and
+# the holder's interval, or '-' without a heartbeat; then the owner record.
 _PEEK = (
     '[ -d "$1" ] && [ ! -L "$1" ] || exit 3; '
     'now=$(date +%s); m=$(stat -c %Y -- "$1") || exit 3; '
-    'echo "$((now - m))"; cat -- "$1/owner.json" 2>/dev/null; exit 0'
+    'echo "$((now - m))"; '
+    'if b=$(stat -c %Y -- "$1/heartbeat" 2>/dev/null); then '
+    'echo "$((now - b)) $(head -c 32 -- "$1/heartbeat" 2>/dev/null)"; '
+    "else echo -; fi; "
+    'cat -- "$1/owner.json" 2>/dev/null; exit 0'
 )
 # $1 lock folder, $2 owner token ('' = no record), $3 unused name beside it.
 # Moves the lock aside if it still belongs to that owner, then removes it.
@@ -73,12 +94,35 @@ class LockHolder:
 
     age: float
     record: OwnerRecord | None
+    heartbeat_age: float | None = None
+    """Seconds since the holder last refreshed its heartbeat; None without one."""
+    heartbeat_interval: float | None = None
+    """The holder's refresh interval, as its heartbeat file records it."""
 
     def describe(self) -> str:
         """`held by pid=... on host ... since ...` for messages."""
         if self.record is None:
             return f"no readable owner record, created {self.age:.0f} s ago"
-        return f"held by {self.record.describe()} since {self.record.timestamp}"
+        text = f"held by {self.record.describe()} since {self.record.timestamp}"
+        if self.heartbeat_age is None:
+            return text
+        return f"{text}, last heartbeat {self.heartbeat_age:.0f} s ago"
+
+
+def _parse_heartbeat(line: str) -> tuple[float | None, float | None]:
+    """`(age, holder's interval)` from the heartbeat line of `_PEEK`."""
+    parts = line.split()
+    try:
+        age = float(parts[0])
+    except (IndexError, ValueError):
+        return None, None
+    try:
+        interval: float | None = float(parts[1])
+    except (IndexError, ValueError):
+        interval = None
+    if interval is not None and not interval > 0:
+        interval = None
+    return age, interval
 
 
 def lock_folder(path: str) -> str:
@@ -91,7 +135,10 @@ class HostLock:
 
     `timeout` is in seconds (-1 waits forever, 0 tries once); `on_wait` is
     called with a message once when the lock is busy, and when a stale lock
-    is taken over (operations pass their activity log's `write`).
+    is taken over (operations pass their activity log's `write`). While held,
+    the heartbeat is refreshed every `heartbeat_interval` seconds (None: no
+    heartbeat); a foreign lock whose heartbeat is older than
+    `heartbeat_stale_after` is stale (None: never judged by its heartbeat).
     """
 
     def __init__(
@@ -103,6 +150,8 @@ class HostLock:
         on_wait: Callable[[str], None] | None = None,
         orphan_grace: float = ORPHAN_GRACE,
         foreign_stale_after: float | None = None,
+        heartbeat_interval: float | None = HEARTBEAT_INTERVAL,
+        heartbeat_stale_after: float | None = HEARTBEAT_STALE_AFTER,
     ) -> None:
         self.host = host
         self.path = path
@@ -113,6 +162,11 @@ class HostLock:
         self.foreign_stale_after = foreign_stale_after
         self.token = uuid.uuid4().hex
         self.held = False
+        self.heartbeat_stale_after = heartbeat_stale_after
+        self.heartbeat: Heartbeat | None = None
+        """The refreshing thread's owner; None when `heartbeat_interval` is None."""
+        if heartbeat_interval is not None:
+            self.heartbeat = Heartbeat(host, self.lock, self.token, heartbeat_interval)
 
     def __enter__(self) -> str:
         self.acquire()
@@ -132,9 +186,9 @@ class HostLock:
 
     def _take(self) -> bool:
         """One attempt: True if this call created the lock folder."""
-        record = OwnerRecord.current(self.token, self.path)
+        record = dumps(asdict(OwnerRecord.current(self.token, self.path)))
         try:
-            rc, _, err = self._sh(_TAKE, self.lock, dumps(asdict(record)))
+            rc, _, err = self._sh(_TAKE, self.lock, record, self._heartbeat_content)
         except HostError:  # outcome unknown (e.g. a dropped connection): look
             holder = self.holder()
             if holder and holder.record and holder.record.token == self.token:
@@ -149,17 +203,24 @@ class HostLock:
             )
         return True
 
+    @property
+    def _heartbeat_content(self) -> str:
+        """The heartbeat file's content: our interval, '' for no heartbeat."""
+        return "" if self.heartbeat is None else f"{self.heartbeat.interval:g}"
+
     def holder(self) -> LockHolder | None:
         """The current state of the lock folder, None if it is not there."""
         rc, out, _ = self._sh(_PEEK, self.lock)
         if rc != 0:
             return None
         first, _, rest = out.partition("\n")
+        beat, _, rest = rest.partition("\n")
         try:
             age = float(first)
         except ValueError:
             return None
-        return LockHolder(age, OwnerRecord.parse(rest) if rest.strip() else None)
+        record = OwnerRecord.parse(rest) if rest.strip() else None
+        return LockHolder(age, record, *_parse_heartbeat(beat))
 
     def is_stale(self, holder: LockHolder) -> bool:
         """True if the lock's owner is known to be gone (see the module doc)."""
@@ -168,9 +229,21 @@ class HostLock:
         state = holder.record.state()
         if state == OwnerState.DEAD:
             return True
-        if state == OwnerState.UNKNOWN and self.foreign_stale_after is not None:
-            return holder.age > self.foreign_stale_after
-        return False
+        if state != OwnerState.UNKNOWN:
+            return False
+        after = self.foreign_stale_after
+        if after is not None and holder.age > after:
+            return True
+        return self._heartbeat_stale(holder)
+
+    def _heartbeat_stale(self, holder: LockHolder) -> bool:
+        """True if the holder's heartbeat stopped (False without a heartbeat)."""
+        if self.heartbeat_stale_after is None or holder.heartbeat_age is None:
+            return False
+        limit = self.heartbeat_stale_after
+        if holder.heartbeat_interval is not None:
+            limit = max(limit, HOLDER_INTERVALS * holder.heartbeat_interval)
+        return holder.heartbeat_age > limit
 
     def _drop(self, token: str, why: str) -> bool:
         """Move the lock folder aside and remove it if `token` still owns it."""
@@ -213,6 +286,8 @@ class HostLock:
             time.sleep(poll if deadline is None else min(poll, self._left(deadline)))
             poll = min(poll * 1.5, MAX_POLL)
         self.held = True
+        if self.heartbeat is not None:
+            self.heartbeat.start()
         logger.debug("Took the lock %s on %r", self.lock, self.host)
 
     @staticmethod
@@ -220,7 +295,12 @@ class HostLock:
         return max(0.0, deadline - time.monotonic())
 
     def release(self) -> None:
-        """Give the lock back (a lock taken over meanwhile is left to its new owner)."""
+        """Give the lock back (a lock taken over meanwhile is left to its new owner).
+
+        The heartbeat is stopped and joined first, so it never outlives the lock.
+        """
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         if not self.held:
             return
         self.held = False
