@@ -287,7 +287,11 @@ class HostLock:
             poll = min(poll * 1.5, MAX_POLL)
         self.held = True
         if self.heartbeat is not None:
-            self.heartbeat.start()
+            try:
+                self.heartbeat.start()
+            except BaseException:  # e.g. no thread can start: do not keep the lock
+                self.release()
+                raise
         logger.debug("Took the lock %s on %r", self.lock, self.host)
 
     @staticmethod
