@@ -146,6 +146,12 @@ class CollectionSettings(BaseModel):
 
     Other hosts always lock with a `<path>.lock` folder on the host itself.
     """
+    lock_heartbeat_interval: PositiveFloat | None = 15.0
+    """Seconds between heartbeats of a lock held on another host (`HostLock`);
+    None writes none (other machines then never judge it by its heartbeat)."""
+    lock_heartbeat_stale_after: PositiveFloat | None = 120.0
+    """A host lock of another machine whose heartbeat is older than this many
+    seconds is taken over; None never judges a lock by its heartbeat."""
 
     def pixi_settings(self) -> PixiSettings:
         """The pixi settings, or `PixiNotAvailable`."""

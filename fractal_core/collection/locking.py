@@ -27,6 +27,8 @@ from .activity import record_failure
 from .config import CollectionSettings
 from .errors import TaskLifecycleError
 from .host_lock import HostLock
+from .lock_heartbeat import HEARTBEAT_INTERVAL
+from .lock_heartbeat import HEARTBEAT_STALE_AFTER
 from .result import OperationResult
 
 
@@ -46,6 +48,8 @@ def task_group_lock(
     timeout: float = -1,
     on_wait: Callable[[str], None] | None = None,
     host: Host | None = None,
+    heartbeat_interval: float | None = HEARTBEAT_INTERVAL,
+    heartbeat_stale_after: float | None = HEARTBEAT_STALE_AFTER,
 ) -> Iterator[str]:
     """Hold the lock of `path` (creating the lock's folder); yield the lock path.
 
@@ -53,7 +57,14 @@ def task_group_lock(
     A `host` other than `LocalHost` gets a `HostLock` on that host.
     """
     if host is not None and not isinstance(host, LocalHost):
-        with HostLock(host, path, timeout=timeout, on_wait=on_wait) as folder:
+        with HostLock(
+            host,
+            path,
+            timeout=timeout,
+            on_wait=on_wait,
+            heartbeat_interval=heartbeat_interval,
+            heartbeat_stale_after=heartbeat_stale_after,
+        ) as folder:
             yield folder
         return
     target = lock_path(path, lock_dir)
@@ -98,6 +109,8 @@ def run_locked(
             timeout=settings.lock_timeout,
             on_wait=log.write,
             host=host,
+            heartbeat_interval=settings.lock_heartbeat_interval,
+            heartbeat_stale_after=settings.lock_heartbeat_stale_after,
         ):
             return body(log)
     except BaseException as e:

@@ -83,7 +83,12 @@ def recover_stale_folders(
             continue
         try:
             with task_group_lock(
-                record.locked_path, lock_dir=settings.lock_dir, timeout=0, host=host
+                record.locked_path,
+                lock_dir=settings.lock_dir,
+                timeout=0,
+                host=host,
+                heartbeat_interval=settings.lock_heartbeat_interval,
+                heartbeat_stale_after=settings.lock_heartbeat_stale_after,
             ):
                 if recover_stale(host, target, settings.base_dir, None):
                     cleaned.append(target)

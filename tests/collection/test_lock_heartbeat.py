@@ -24,9 +24,13 @@ from pathlib import Path
 import pytest
 
 from fractal_core.collection import TaskLifecycleError
+from fractal_core.collection.activity import ActivityLog
 from fractal_core.collection.host_lock import HostLock
 from fractal_core.collection.lock_heartbeat import HEARTBEAT_FILE
+from fractal_core.collection.locking import run_locked
 from fractal_core.collection.ownership import OwnerRecord
+from fractal_core.collection.result import OperationResult
+from fractal_core.domain.task_group import TaskGroupActivity
 from fractal_core.hosts import CommandResult
 from fractal_core.hosts import Host
 from fractal_core.hosts import HostError
@@ -267,3 +271,27 @@ def test_heartbeat_failures_are_logged_and_retried_never_raised(
         assert _heartbeat_age(host, target) < 100
     assert "is back" in caplog.text
     assert not beat.running and not os.path.exists(folder)
+
+
+def test_collection_settings_reach_the_lock(
+    remote: SSHHost, remote_settings: object
+) -> None:
+    """`run_locked` takes the heartbeat settings from `CollectionSettings`."""
+
+    settings = remote_settings.model_copy(  # type: ignore[attr-defined]
+        update={"lock_heartbeat_interval": None}
+    )
+    target = f"{settings.base_dir}/1/pkg-settings/1.0"
+    remote.mkdir(f"{settings.base_dir}/1/pkg-settings")
+    seen: dict[str, bool] = {}
+    activity = TaskGroupActivity(
+        pkg_name="pkg-settings", version="1.0", status="pending", action="collect"
+    )
+
+    def body(log: ActivityLog) -> OperationResult:
+        seen["heartbeat"] = remote.exists(f"{target}.lock/{HEARTBEAT_FILE}")
+        seen["owner"] = remote.exists(f"{target}.lock/owner.json")
+        return OperationResult(log.activity, None)
+
+    run_locked(target, settings, ActivityLog(activity), body, None, host=remote)
+    assert seen == {"heartbeat": False, "owner": True}
