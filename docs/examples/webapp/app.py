@@ -32,6 +32,8 @@ from fastapi import Depends
 from fastapi import FastAPI
 from fastapi import Request
 from fastapi.responses import PlainTextResponse
+from filelock import FileLock
+from filelock import Timeout
 
 from fractal_core import services as sv
 from fractal_core.collection import CollectionSettings
@@ -73,12 +75,45 @@ class Backend:
     registry: sv.JobRegistry = field(default_factory=sv.JobRegistry)
     recovered_jobs: list[int] = field(default_factory=list)
     failed_activities: list[int] = field(default_factory=list)
+    lock: FileLock | None = None
+
+
+class BackendBusyError(RuntimeError):
+    """Another backend process already serves this data folder."""
+
+
+def _take_data_dir(settings: Settings) -> FileLock:
+    """Hold `<data_dir>/backend.lock` for the backend's life, or refuse to start.
+
+    Startup fails every collection left in flight, which is only right when no
+    other backend process serves the same data folder: this makes that
+    assumption a checked one instead of a silent one.
+    """
+    path = settings.data_dir / "backend.lock"
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise BackendBusyError(
+            f"Another backend process serves {settings.data_dir} (it holds {path}); "
+            "this example runs one process per data folder and database."
+        ) from None
+    return lock
 
 
 def open_backend(settings: Settings) -> Backend:
     """Open the store, recover what a dead process left, start the executor."""
     for folder in (settings.tasks_dir, settings.jobs_dir, settings.projects_dir):
         folder.mkdir(parents=True, exist_ok=True)
+    lock = _take_data_dir(settings)
+    try:
+        return _open_locked(settings, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _open_locked(settings: Settings, lock: FileLock) -> Backend:
     store: Store = SQLStore(settings.database_url)
     collection = CollectionSettings.for_current_python(
         str(settings.tasks_dir), upgrade_pip=settings.upgrade_pip
@@ -96,6 +131,7 @@ def open_backend(settings: Settings) -> Backend:
         collection=collection,
         recovered_jobs=[int(str(job.job_id)) for job in recovered],
         failed_activities=failed,
+        lock=lock,
     )
 
 
@@ -109,6 +145,8 @@ def close_backend(backend: Backend) -> None:
             logger.error("job %s did not end within %s s", handle.id, SHUTDOWN_WAIT)
     backend.executor.shutdown()
     backend.store.close()
+    if backend.lock is not None:
+        backend.lock.release()
 
 
 def backend(request: Request) -> Backend:

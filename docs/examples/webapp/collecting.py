@@ -164,8 +164,9 @@ def recover_collections(store: Store, settings: CollectionSettings) -> list[int]
     """At startup: fail the activities a previous process left in flight and
     remove the half-built folders it left; return the failed activities' ids.
 
-    Assumes one backend process per store: every activity still pending or
-    ongoing belonged to a process that is gone.
+    Only right for the one process serving the data folder (the backend holds
+    `backend.lock` to be sure): every activity still pending or ongoing then
+    belonged to a process that is gone.
     """
     failed = []
     with store.unit_of_work() as uow:
