@@ -16,8 +16,9 @@ this machine as another user; `SSHHost`: a remote login node). Per submission:
 4. `sbatch --parsable --comment=<token>` runs once per job; the job ids
    become the units' native ids and are handed to the host's shared
    `SlurmWatcher`. When sbatch's answer is lost to the transport, the token
-   is looked up in the queue before anything is submitted again
-   (`submission.py`).
+   is looked up in the queue, then the job's start marker (which the script
+   writes first, `<submission folder>/<token>.started`) is checked, before
+   anything is submitted again (`submission.py`).
 
 How units are judged, cancelled and snapshotted is `handle.py`; moving unit
 files to and from the host is `transfer.py`; `SlurmExecutor.attach` resumes
@@ -60,6 +61,7 @@ from .script import SlurmJobSpec
 from .script import sbatch_script
 from .submission import LostSubmission
 from .submission import Sbatch
+from .submission import marker_path
 from .submission import new_token
 from .transfer import send_args_files
 from .watcher import SlurmWatcher
@@ -356,6 +358,8 @@ class SlurmExecutor:
         parallel = min(len(members), config.parallel_tasks_per_job or 1)
         config = self._with_job_time(config, units, members, parallel)
         base = posixpath.join(handle.submission_dir, f"job-{number}")
+        token = new_token()
+        marker = marker_path(handle.submission_dir, token)
         spec = SlurmJobSpec(
             name=config.job_name or f"fractal-{handle.id[:8]}-{number}",
             config=config,
@@ -364,12 +368,12 @@ class SlurmExecutor:
             log_err=f"{base}-%j.err",
             workdir=handle.submission_dir,
             parallel=parallel,
+            marker=marker,
         )
-        token = new_token()
         handle._lost[token] = list(members)  # id unknown until sbatch answers
         try:
             self.host.write_text(f"{base}.sh", sbatch_script(spec))
-            job_id = self._sbatch.submit(f"{base}.sh", token)
+            job_id = self._sbatch.submit(f"{base}.sh", token, marker)
         except (ExecutorError, HostError, ValueError) as exc:
             if not isinstance(exc, LostSubmission):
                 handle._lost.pop(token, None)  # surely not submitted

@@ -21,13 +21,21 @@ Values that cannot be made safe that way are refused by `SlurmConfig` and
 `pre_submission_commands` are shell code by design (`module load ...`), written
 as they are and run as the job's user.
 
+With `SlurmJobSpec.marker` (a path on the host named after the job's submission
+token, `submission.py`), the script's first action is to leave evidence that
+the job started: it writes `$SLURM_JOB_ID` to the marker (a temporary file
+renamed into place, so a reader sees all of it or nothing), and exits 1 without
+running a unit when it cannot. A marker that already names *another* job means
+a job carrying the same token started first: this one then runs nothing and
+says so on its stderr (a requeued job finds its own id and runs again).
+
 Lines, in order: the shebang; `--partition`, `--ntasks`, `--cpus-per-task`,
 `--mem` (or `--mem-per-cpu`); `--job-name`, `--constraint`, `--gres`, `--gpus`,
 `--time`, `--account`, `--exclude`, `--nodelist`, `--nodes` when set; the `#SBATCH`
-extra lines; `--error`, `--output`, `--chdir`; the other extra lines; the
-`pre_submission_commands`; the `user_local_exports` (`export KEY=<export_dir>/<value>`)
-and the spec's `env`; the host, folder and start time; the units; `wait`; the
-end time.
+extra lines; `--error`, `--output`, `--chdir`; the start marker; the other extra
+lines; the `pre_submission_commands`; the `user_local_exports`
+(`export KEY=<export_dir>/<value>`) and the spec's `env`; the host, folder and
+start time; the units; `wait`; the end time.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ from .batching import job_resources
 from .config import SlurmConfig
 from .memory import SlurmConfigError
 
-__all__ = ["UNIT_EXIT_MARKER", "SlurmJobSpec", "sbatch_script"]
+__all__ = ["UNIT_EXIT_MARKER", "SlurmJobSpec", "marker_lines", "sbatch_script"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +75,8 @@ class SlurmJobSpec:
     job asks for `min(parallel, len(commands))` slots. `export_dir` is the
     folder `config.user_local_exports` values are relative to (the user's cache
     folder); `env` adds `export KEY=VALUE` lines (e.g. `FRACTAL_CACHE_DIR`).
+    `marker` (absolute, on the host) is where the job records its id as it
+    starts (see the module doc); None writes no marker.
     """
 
     name: str
@@ -78,6 +88,7 @@ class SlurmJobSpec:
     parallel: int
     export_dir: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    marker: str | None = None
 
 
 def _directive_value(key: str, value: str) -> str:
@@ -111,6 +122,15 @@ def _check_spec(spec: SlurmJobSpec) -> None:
                 f"Invalid commands[{index}]={argv!r}: expected a non-empty list of "
                 "strings without NUL characters."
             )
+    if spec.marker is not None and (
+        not isinstance(spec.marker, str)
+        or not spec.marker.startswith("/")
+        or _CONTROL.search(spec.marker)
+    ):
+        raise SlurmConfigError(
+            f"Invalid marker={spec.marker!r}: expected an absolute path without "
+            "control characters."
+        )
     if not spec.workdir.startswith("/"):
         raise SlurmConfigError(
             f"Invalid workdir={spec.workdir!r}: expected an absolute path."
@@ -129,6 +149,26 @@ def _check_spec(spec: SlurmJobSpec) -> None:
             "Invalid export_dir=None: the configuration has user_local_exports "
             f"{sorted(spec.config.user_local_exports)}, which need a folder."
         )
+
+
+def marker_lines(marker: str) -> list[str]:
+    """Shell lines recording the job's start in `marker` (module doc).
+
+    Run first, so a job that ran leaves this evidence even when SLURM forgets
+    it; a marker naming another job stops this one before any unit.
+    """
+    return [
+        f"fractal_marker={shlex.quote(marker)}",
+        'if [ -e "$fractal_marker" ] && '
+        '[ "$(cat "$fractal_marker")" != "$SLURM_JOB_ID" ]; then',
+        '    echo "fractal: job $SLURM_JOB_ID runs nothing: job '
+        '$(cat "$fractal_marker") carrying the same submission token already '
+        'started ($fractal_marker)" >&2',
+        "    exit 0",
+        "fi",
+        'printf \'%s\\n\' "$SLURM_JOB_ID" > "$fractal_marker.$SLURM_JOB_ID" &&',
+        '    mv -f "$fractal_marker.$SLURM_JOB_ID" "$fractal_marker" || exit 1',
+    ]
 
 
 def sbatch_script(spec: SlurmJobSpec) -> str:
@@ -168,6 +208,8 @@ def sbatch_script(spec: SlurmJobSpec) -> str:
     lines.append(f"{prefix} --error={_directive_value('log_err', spec.log_err)}")
     lines.append(f"{prefix} --output={_directive_value('log_out', spec.log_out)}")
     lines.append(f"{prefix} --chdir={_directive_value('workdir', spec.workdir)}")
+    if spec.marker is not None:
+        lines.extend(marker_lines(spec.marker))
     lines.extend(config.shell_extra_lines())
     lines.extend(config.pre_submission_commands)
     for key, value in config.user_local_exports.items():

@@ -14,19 +14,31 @@ have passed:
 
 - the token is found: that job is adopted (its id returned, nothing submitted
   again);
-- the queue answered twice, `confirm_delay` seconds apart, without the token:
-  the script is submitted again, exactly once, with the same token (a second
-  lost answer is looked up the same way, but never submitted a third time);
+- the queue does not list the token, but the job's start marker exists on the
+  host (`marker_path`: the script writes its job id there as its first action,
+  `script.py`): the job was accepted, ran and was purged from the controller
+  (`MinJobAge`) before the queue was asked. The id read from the marker is
+  adopted; the watcher then resolves the job from sacct or the jobcomp file,
+  or reports it `VANISHED`, and its units are judged by the records they
+  left, like those of any job that left the queue;
+- the queue answered twice, `confirm_delay` seconds apart, without the token,
+  and no marker exists: the script is submitted again, exactly once, with the
+  same token (a second lost answer is looked up the same way, but never
+  submitted a third time);
 - the queue never answered before the deadline: `LostSubmission`, naming the
   transport error and the token, so the units can fail saying so.
 
 Any other outcome of `sbatch` (a refusal, unreadable output) is final and
-raised as `ExecutorError`.
+raised as `ExecutorError`. A marker that cannot be read (the host fails) is
+retried like a queue that does not answer; one whose content is not a job id
+raises `LostSubmission` (the job ran, its id is unknown: nothing is submitted
+again).
 """
 
 from __future__ import annotations
 
 import logging
+import posixpath
 import re
 import time
 import uuid
@@ -72,6 +84,34 @@ def check_token(token: str) -> str:
     return token
 
 
+def marker_path(folder: str, token: str) -> str:
+    """Where the job carrying `token` records its id when it starts."""
+    return posixpath.join(folder, f"{check_token(token)}.started")
+
+
+def started_job(host: Host, marker: str, token: str) -> str | None:
+    """The job id recorded in `marker`; None when no job wrote it.
+
+    Raises `HostError` when the host cannot tell, `LostSubmission` when the
+    marker exists but holds no job id.
+    """
+    try:
+        if not host.is_file(marker):
+            return None
+        text = host.read_text(marker)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HostError(f"cannot read the start marker {marker}: {exc}") from exc
+    job_id = text.strip()
+    if not job_id.isdigit():
+        raise LostSubmission(
+            f"the answer of sbatch was lost, the queue does not list the job's "
+            f"comment {token} and its start marker {marker} holds {text[:50]!r}, "
+            "not a job id: the job ran, but cannot be watched; not submitted again",
+            token,
+        )
+    return job_id
+
+
 def outcome_unknown(exc: BaseException) -> bool:
     """True when a command's result was lost: it may have run, or not."""
     return isinstance(exc, SSHTransportError | CommandTimeoutError)
@@ -114,12 +154,16 @@ class Sbatch:
     confirm_delay: float = 2.0
     on_call: Callable[[], None] = field(default=lambda: None)
 
-    def submit(self, script: str, token: str) -> str:
-        """The job id of `script` submitted with `token` (see the module doc)."""
+    def submit(self, script: str, token: str, marker: str | None = None) -> str:
+        """The job id of `script` submitted with `token` (see the module doc).
+
+        `marker` is the script's start marker (`marker_path`), checked when the
+        queue does not list the token; None: the script writes none.
+        """
         first = self._try(script, token)
         if isinstance(first, str):
             return first
-        found = self._look_up(token, first)
+        found = self._look_up(token, first, marker)
         if found is not None:
             return found
         logger.warning(
@@ -132,7 +176,7 @@ class Sbatch:
         second = self._try(script, token)
         if isinstance(second, str):
             return second
-        found = self._look_up(token, second)
+        found = self._look_up(token, second, marker)
         if found is not None:
             return found
         raise ExecutorError(
@@ -161,27 +205,23 @@ class Sbatch:
         except SlurmOutputError as exc:
             raise ExecutorError(str(exc)) from exc
 
-    def _look_up(self, token: str, lost: HostError) -> str | None:
-        """The adopted job id; None when the queue twice says there is none."""
+    def _look_up(self, token: str, lost: HostError, marker: str | None) -> str | None:
+        """The adopted job id; None when the queue twice says there is none
+        and no start marker exists."""
         deadline = time.monotonic() + self.lost_timeout
         empty_answers = 0
         retry_wait = self.backoff
         last: Exception = lost
         while True:
             try:
-                jobs = find_jobs(self.host, self.env, [token], self.command_timeout)
+                found = self._ask(token, marker)
             except HostError as exc:
                 last = exc
                 logger.warning("Looking up %s in the queue failed: %s", token, exc)
                 wait, retry_wait = retry_wait, min(retry_wait * 2, 30.0)
             else:
-                if jobs[token]:
-                    logger.warning(
-                        "sbatch answer lost; job %s carries %s: adopted",
-                        jobs[token][0],
-                        token,
-                    )
-                    return jobs[token][0]
+                if found is not None:
+                    return found
                 empty_answers += 1
                 if empty_answers >= 2:
                     return None
@@ -195,6 +235,27 @@ class Sbatch:
                     token,
                 )
             time.sleep(wait)
+
+    def _ask(self, token: str, marker: str | None) -> str | None:
+        """The job carrying `token`: in the queue, else by its start marker."""
+        jobs = find_jobs(self.host, self.env, [token], self.command_timeout)[token]
+        if jobs:
+            logger.warning(
+                "sbatch answer lost; job %s carries %s: adopted", jobs[0], token
+            )
+            return jobs[0]
+        if marker is None:
+            return None
+        job_id = started_job(self.host, marker, token)
+        if job_id is not None:
+            logger.warning(
+                "sbatch answer lost; job %s carrying %s already started (%s) and "
+                "left the queue: adopted, not submitted again",
+                job_id,
+                token,
+                marker,
+            )
+        return job_id
 
 
 def cancel_tokens(
