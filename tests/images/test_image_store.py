@@ -215,3 +215,52 @@ def test_built_images_are_independent_and_skip_holes() -> None:
     listed[0]["types"]["3D"] = "changed"
     real.filter({"3D": True})[0]["attributes"]["i"] = -1
     assert real.to_list() == model
+
+
+def test_large_builds_pause_the_cyclic_collector_and_restore_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above PAUSE_GC_FROM images no collection runs while dicts are built; the
+    collector is enabled again after, and left disabled if it was."""
+    import gc
+
+    real = ImageList({"zarr_url": f"/d/{i}", "types": {"a": True}} for i in range(300))
+    expected = real.to_list()
+    inside: list[bool] = [False]
+    collections: list[int] = []
+    dicts = store_module.ImageStore._dicts
+
+    def watched(self: Any, rows: Any) -> Any:
+        inside[0] = True
+        try:
+            return dicts(self, rows)
+        finally:
+            inside[0] = False
+
+    def count(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start" and inside[0]:
+            collections.append(info["generation"])
+
+    monkeypatch.setattr(store_module.ImageStore, "_dicts", watched)
+
+    def built(pause_from: int) -> int:
+        """Collections while dicts are built, with a collection per allocation."""
+        monkeypatch.setattr(store_module, "PAUSE_GC_FROM", pause_from)
+        collections.clear()
+        threshold = gc.get_threshold()
+        gc.callbacks.append(count)
+        gc.set_threshold(1)
+        try:
+            assert real.filter({"a": True}) == expected
+        finally:
+            gc.set_threshold(*threshold)
+            gc.callbacks.remove(count)
+        return len(collections)
+
+    assert built(10**9) > 100  # not paused: the collector runs as it goes
+    assert built(0) == 0 and gc.isenabled()
+    gc.disable()
+    try:
+        assert built(0) == 0 and not gc.isenabled()
+    finally:
+        gc.enable()
