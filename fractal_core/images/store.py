@@ -24,11 +24,9 @@ No per-image dict exists at rest; dicts are built only when asked for.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
-from contextlib import contextmanager
 from itertools import chain
 from itertools import compress
 from typing import Any
@@ -41,8 +39,6 @@ references per column written (1,024-slot chunks: 1M, and twice the work for
 the garbage collector's next full pass over the new chunks)."""
 CHUNK = 1 << CHUNK_BITS
 MASK = CHUNK - 1
-PAUSE_GC_FROM = 10_000
-"""Images in a store from which building dicts pauses the cyclic collector."""
 Packed = tuple[Any, ...]
 """Packed attributes: `(value, value, ..., schema id)`."""
 ImageDict = dict[str, Any]
@@ -232,14 +228,6 @@ class ImageStore:
         return zip(*map(self.column, range(4)), strict=True)
 
     def _build(self, rows: Iterable[tuple[Any, ...]]) -> list[ImageDict]:
-        """Image dicts from (url, origin, packed, code) rows, the cyclic garbage
-        collector paused on a large store (see `_collector_paused`)."""
-        if self.live < PAUSE_GC_FROM or not gc.isenabled():
-            return self._dicts(rows)
-        with _collector_paused():
-            return self._dicts(rows)
-
-    def _dicts(self, rows: Iterable[tuple[Any, ...]]) -> list[ImageDict]:
         """Image dicts from (url, origin, packed, code) rows, one comprehension."""
         keys, types = self.tables.keys, self.tables.types
         # zip without strict: the packed tuple's trailing schema id is never
@@ -393,22 +381,3 @@ class ImageStore:
 
 def _present(url: str | None) -> bool:
     return url is not None
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while new image dicts are built.
-
-    They form no cycles, yet each one counts towards the collector's
-    thresholds: half a million of them trigger one or two full collections of
-    the whole heap (result so far included) in the middle of the build,
-    which then costs more than the build itself. Paused, the new dicts are
-    examined once by the next young-generation pass after the build (and
-    never reach a full pass if the caller drops them soon). The pause is
-    process-wide, for the build only (~0.5 s for a million images).
-    """
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
