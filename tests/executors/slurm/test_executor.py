@@ -14,6 +14,7 @@ import textwrap
 import time
 from collections.abc import Mapping
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -138,12 +139,7 @@ def test_cancel_pending_job_returns_fast_and_leaves_no_log(
     executor = slurm_executor_factory(host)
     pid_file = tmp_path / "blocker-pid"
     blocker = make_unit("blocker", {"pid_file": str(pid_file), "sleep": 600})
-    blocker = WorkUnit(
-        **{
-            **blocker.__dict__,
-            "resources": ResourceRequest(meta={"cpus_per_task": 2}),
-        }
-    )
+    blocker = replace(blocker, resources=ResourceRequest(meta={"cpus_per_task": 2}))
     first = executor.submit([blocker])
     wait_for_file(pid_file)
     waiting = [make_unit("p0"), make_unit("p1")]
@@ -251,9 +247,7 @@ def test_slurm_time_limit_is_classified(
     """`time=1` (one minute, SLURM's smallest unit): the job hits TIMEOUT (~65 s)."""
     executor = slurm_executor_factory()
     unit = make_unit("slow", {"sleep": 300})
-    unit = WorkUnit(
-        **{**unit.__dict__, "resources": ResourceRequest(meta={"time": "1"})}
-    )
+    unit = replace(unit, resources=ResourceRequest(meta={"time": "1"}))
     result = executor.submit([unit]).results()["slow"]
     assert result.failure is not None
     assert result.failure.kind is FailureKind.TIME_LIMIT, result.failure
