@@ -102,7 +102,7 @@ def instrument(stages: Stages) -> None:
     stages.wrap(dispatch, "write_args_files", "argument files")
     # Results are judged as they arrive: this stage holds the argument files
     # and output reading above, and the wait for the task processes.
-    stages.wrap(dispatch, "_run_units", "units: files, processes, outputs")
+    stages.wrap(dispatch, "_run_units", UNITS_STAGE)
     stages.wrap(dispatch, "_write_units", "argument files")  # older layout
     stages.wrap(dispatch, "_collect", "task process (wait)")  # older layout
     stages.wrap(dispatch, "_task_outcome", "output reading/validation")
@@ -118,6 +118,15 @@ def instrument(stages: Stages) -> None:
     stages.wrap(runner, "_as_index", "image list in/out")
     stages.wrap(runner, "_to_image_list", "image list in/out")
     stages.wrap(job, "zip_folder", "job log + zip")
+
+
+UNITS_STAGE = "units: files, processes, outputs"
+INSIDE_UNITS = {"argument files", "output reading/validation"}
+
+
+def nested_stage(stages: dict[str, float], stage: str) -> bool:
+    """True for a stage timed inside the units stage (printed in parentheses)."""
+    return stage in INSIDE_UNITS and UNITS_STAGE in stages
 
 
 def timed_job(
@@ -363,9 +372,11 @@ def report(n: int, sqlite: bool) -> None:
         f"{base['rss']:6.0f} MiB (dataset {base['rss_dataset']:.0f} MiB)"
     )
     stages = engine["stages"]
-    other = total - sum(stages.values())
+    outer = {k: v for k, v in stages.items() if not nested_stage(stages, k)}
+    other = total - sum(outer.values())
     for stage, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
-        print(f"    {stage:<32} {seconds:7.3f} s  {100 * seconds / total:5.1f} %")
+        name = f"  ({stage})" if nested_stage(stages, stage) else stage
+        print(f"    {name:<32} {seconds:7.3f} s  {100 * seconds / total:5.1f} %")
     print(
         f"    {'other (job set-up, copies, log)':<32} {other:7.3f} s  "
         f"{100 * other / total:5.1f} %"

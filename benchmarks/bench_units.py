@@ -27,6 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_scale import iter_images  # noqa: E402
+from bench_scale import nested_stage  # noqa: E402
 from bench_scale import rss_mib  # noqa: E402
 from bench_scale import timed_job  # noqa: E402
 
@@ -126,7 +127,8 @@ def report(n: int, workers: int) -> None:
     )
     stages = result["stages"]
     for stage, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
-        print(f"    {stage:<32} {seconds:8.3f} s  {100 * seconds / total:5.1f} %")
+        name = f"  ({stage})" if nested_stage(stages, stage) else stage
+        print(f"    {name:<32} {seconds:8.3f} s  {100 * seconds / total:5.1f} %")
 
 
 def main() -> None:
