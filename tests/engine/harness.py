@@ -115,3 +115,39 @@ def run(
     return Outcome(
         dataset=dataset, recorder=recorder, job_dir=job_dir, result=result, error=error
     )
+
+
+def trivial_parallel_job(tmp_path: Path, n: int, cap: int | None = None) -> Any:
+    """`run_job` of one parallel `true` task over `n` images (one unit each).
+
+    `cap` is `EngineSettings.max_parallelization_list_size` (default `n`); the
+    job folder is `tmp_path / "job"`.
+    """
+    import shutil
+
+    from fractal_core import Dataset
+    from fractal_core import Task
+    from fractal_core import run_job
+
+    zarr_dir = str(tmp_path / "zarr")
+    dataset = Dataset(
+        name="units",
+        zarr_dir=zarr_dir,
+        images=ImageList({"zarr_url": f"{zarr_dir}/{i}"} for i in range(n)),
+    )
+    task = Task(
+        name="trivial",
+        type="parallel",
+        command_parallel=shutil.which("true") or "/bin/true",
+        output_types={"done": True},
+    )
+    workflow = Workflow(name="units")
+    workflow.append_task(task, validate_args=False)
+    with LocalExecutor(max_workers=2) as executor:
+        return run_job(
+            workflow=workflow,
+            dataset=dataset,
+            executor=executor,
+            working_dir=tmp_path / "job",
+            settings=EngineSettings(max_parallelization_list_size=cap or n),
+        )

@@ -9,7 +9,6 @@ processes and bounds what the engine keeps per unit while they run.
 
 from __future__ import annotations
 
-import shutil
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,6 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from fractal_core import Dataset
-from fractal_core import ImageList
-from fractal_core import LocalExecutor
-from fractal_core import Task
-from fractal_core import Workflow
-from fractal_core import run_job
-from fractal_core.engine import EngineSettings
 from fractal_core.engine import dispatch
 from fractal_core.engine.outputs import MergedOutput
 from fractal_core.engine.task_files import TaskFiles
@@ -35,6 +27,8 @@ from fractal_core.engine.units import TaskUnits
 from fractal_core.engine.units import UnitOutcome
 from fractal_core.executors import ResourceRequest
 from fractal_core.executors import WorkUnit
+
+from .harness import trivial_parallel_job
 
 
 def _files(tmp_path: Path, n: int) -> Any:
@@ -133,29 +127,8 @@ N_MEMORY = 2_000
 
 
 def _parallel_job(tmp_path: Path, n: int) -> Any:
-    """`run_job` of one parallel `true` task over `n` images."""
-    zarr_dir = str(tmp_path / "zarr")
-    dataset = Dataset(
-        name="memory",
-        zarr_dir=zarr_dir,
-        images=ImageList({"zarr_url": f"{zarr_dir}/{i:05d}"} for i in range(n)),
-    )
-    task = Task(
-        name="trivial",
-        type="parallel",
-        command_parallel=shutil.which("true") or "/bin/true",
-        output_types={"done": True},
-    )
-    workflow = Workflow(name="memory")
-    workflow.append_task(task, validate_args=False)
-    with LocalExecutor(max_workers=2) as executor:
-        outcome = run_job(
-            workflow=workflow,
-            dataset=dataset,
-            executor=executor,
-            working_dir=tmp_path / "job",
-            settings=EngineSettings(max_parallelization_list_size=n),
-        )
+    """`run_job` of one parallel `true` task over `n` images, checked done."""
+    outcome = trivial_parallel_job(tmp_path, n)
     assert outcome.status == "done"
     assert outcome.images is not None
     assert len(outcome.images.filter_zarr_urls({"done": True})) == n

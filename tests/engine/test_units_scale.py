@@ -10,51 +10,23 @@ folder zips small and large files alike (the small-file path).
 from __future__ import annotations
 
 import json
-import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from fractal_core import Dataset
-from fractal_core import ImageList
-from fractal_core import LocalExecutor
-from fractal_core import Task
-from fractal_core import Workflow
-from fractal_core import run_job
-from fractal_core.engine import EngineSettings
 from fractal_core.engine.errors import TooManyParallelizationItems
 from fractal_core.engine.task_files import TaskFiles
 from fractal_core.engine.task_files import multisubmit_task_files
 from fractal_core.engine.zipping import zip_folder
 
+from .harness import trivial_parallel_job
+
 N_UNITS = 300
 
 
 def _job(tmp_path: Path, cap: int) -> tuple[object, Path]:
-    zarr_dir = str(tmp_path / "zarr")
-    dataset = Dataset(
-        name="units",
-        zarr_dir=zarr_dir,
-        images=ImageList({"zarr_url": f"{zarr_dir}/{i}"} for i in range(N_UNITS)),
-    )
-    task = Task(
-        name="trivial",
-        type="parallel",
-        command_parallel=shutil.which("true") or "/bin/true",
-        output_types={"done": True},
-    )
-    workflow = Workflow(name="units")
-    workflow.append_task(task, validate_args=False)
-    with LocalExecutor(max_workers=2) as executor:
-        outcome = run_job(
-            workflow=workflow,
-            dataset=dataset,
-            executor=executor,
-            working_dir=tmp_path / "job",
-            settings=EngineSettings(max_parallelization_list_size=cap),
-        )
-    return outcome, tmp_path / "job"
+    return trivial_parallel_job(tmp_path, N_UNITS, cap), tmp_path / "job"
 
 
 def test_hundreds_of_units_run_when_the_cap_allows_them(tmp_path: Path) -> None:
