@@ -121,6 +121,21 @@ def _images_of_none(index: int) -> int:
     return 0
 
 
+def _unit_index(result: UnitResult, seen: bytearray) -> int | None:
+    """The index of the unit a result is for; None (logged) for a result of no
+    unit of this batch, or a second result for one (an executor's bug)."""
+    uid = result.unit_id
+    numeric = isinstance(uid, str) and uid.isascii() and uid.isdigit()
+    index = int(uid) if numeric else -1
+    if not 0 <= index < len(seen) or seen[index]:
+        logger.warning(
+            "Ignoring a result for unit %r: %s", uid,
+            "a second result" if 0 <= index < len(seen) else "no such unit",
+        )  # fmt: skip
+        return None
+    return index
+
+
 def _run_units(
     ctx: TaskContext,
     *,
@@ -161,7 +176,9 @@ def _run_units(
     seen = bytearray(len(units))
     try:
         for result in handle.as_completed():
-            index = int(result.unit_id)
+            index = _unit_index(result, seen)
+            if index is None:
+                continue
             if control is not None:
                 control.unit_finished(
                     ctx.workflowtask_key, ok=result.ok, num_images=images_of(index)

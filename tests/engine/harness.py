@@ -117,11 +117,16 @@ def run(
     )
 
 
-def trivial_parallel_job(tmp_path: Path, n: int, cap: int | None = None) -> Any:
+def trivial_parallel_job(
+    tmp_path: Path,
+    n: int,
+    cap: int | None = None,
+    executor_class: type[LocalExecutor] = LocalExecutor,
+) -> Any:
     """`run_job` of one parallel `true` task over `n` images (one unit each).
 
     `cap` is `EngineSettings.max_parallelization_list_size` (default `n`); the
-    job folder is `tmp_path / "job"`.
+    job folder is `tmp_path / "job"`; the executor is an `executor_class`.
     """
     import shutil
 
@@ -143,7 +148,7 @@ def trivial_parallel_job(tmp_path: Path, n: int, cap: int | None = None) -> Any:
     )
     workflow = Workflow(name="units")
     workflow.append_task(task, validate_args=False)
-    with LocalExecutor(max_workers=2) as executor:
+    with executor_class(max_workers=2) as executor:
         return run_job(
             workflow=workflow,
             dataset=dataset,

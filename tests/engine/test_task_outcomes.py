@@ -10,6 +10,7 @@ processes and bounds what the engine keeps per unit while they run.
 from __future__ import annotations
 
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from fractal_core.engine.task_files import multisubmit_task_files
 from fractal_core.engine.units import TaskOutcomes
 from fractal_core.engine.units import TaskUnits
 from fractal_core.engine.units import UnitOutcome
+from fractal_core.executors import LocalExecutor
 from fractal_core.executors import ResourceRequest
 from fractal_core.executors import WorkUnit
 
@@ -164,3 +166,40 @@ def test_a_parallel_step_keeps_little_per_unit(
     (peak,) = held
     per_unit = (peak - start) / N_MEMORY
     assert per_unit < 2_000, f"{per_unit:.0f} bytes held per unit"
+
+
+class _RepeatingHandle:
+    """A handle whose `as_completed` repeats every result and adds a stray one."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def as_completed(self, timeout: float | None = None) -> Any:
+        for result in self._inner.as_completed(timeout):
+            yield result
+            yield result
+        yield replace(result, unit_id="999999")
+        yield replace(result, unit_id="²")
+
+
+class _RepeatingExecutor(LocalExecutor):
+    """A buggy executor: what the engine must survive without double counting."""
+
+    def submit(self, units: Any) -> Any:  # type: ignore[override]
+        return _RepeatingHandle(super().submit(units))
+
+
+def test_repeated_and_stray_results_are_ignored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each unit is judged once; results of no unit are logged and dropped."""
+    outcome = trivial_parallel_job(tmp_path, 4, executor_class=_RepeatingExecutor)
+    assert outcome.status == "done", outcome.log
+    assert outcome.images is not None
+    assert len(outcome.images.filter_zarr_urls({"done": True})) == 4
+    ignored = [r.getMessage() for r in caplog.records if "Ignoring" in r.getMessage()]
+    assert sum("a second result" in m for m in ignored) == 4
+    assert sum("no such unit" in m for m in ignored) == 2
