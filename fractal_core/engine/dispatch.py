@@ -1,9 +1,10 @@
 """Running one workflow task: build its units, submit them, judge the results.
 
 One function per task shape (non-parallel, parallel, compound). Each writes the
-argument files, records history units, submits to the executor, turns every
-`UnitResult` into an outcome (validated output or exception), closes the units'
-history status and returns `(outcomes by position, num_tasks)`.
+argument files, records history units, submits the units to the executor as a
+`UnitBatch` (built on access), turns every `UnitResult` into an outcome
+(validated output or exception) as it arrives, closes the units' history
+status and returns `(TaskOutcomes, num_tasks)`.
 """
 
 from __future__ import annotations
