@@ -23,6 +23,8 @@ from pydantic import model_validator
 from ..types.strings import has_dotdot_component
 from .errors import PixiNotAvailable
 from .errors import PythonVersionNotAvailable
+from .lock_heartbeat import HEARTBEAT_INTERVAL
+from .lock_heartbeat import HEARTBEAT_STALE_AFTER
 from .specs import PythonVersion
 
 _FORBIDDEN = set("`#$&*()\\|[]{};<>?!\n\x00")
@@ -146,10 +148,10 @@ class CollectionSettings(BaseModel):
 
     Other hosts always lock with a `<path>.lock` folder on the host itself.
     """
-    lock_heartbeat_interval: PositiveFloat | None = 15.0
+    lock_heartbeat_interval: PositiveFloat | None = HEARTBEAT_INTERVAL
     """Seconds between heartbeats of a lock held on another host (`HostLock`);
     None writes none (other machines then never judge it by its heartbeat)."""
-    lock_heartbeat_stale_after: PositiveFloat | None = 120.0
+    lock_heartbeat_stale_after: PositiveFloat | None = HEARTBEAT_STALE_AFTER
     """A host lock of another machine whose heartbeat is older than this many
     seconds is taken over; None never judges a lock by its heartbeat."""
 

@@ -247,8 +247,10 @@ def _finish_units(
     keep their recorded `has_warnings=False`.
     """
     flags = {unit_ids[i]: True for i in warned}
-    done = [uid for i, uid in enumerate(unit_ids) if ok(i)]
-    failed = [uid for i, uid in enumerate(unit_ids) if not ok(i)]
+    done: list[int] = []
+    failed: list[int] = []
+    for i, uid in enumerate(unit_ids):
+        (done if ok(i) else failed).append(uid)
     if done:
         ctx.recorder.units_finished(done, HistoryStatus.DONE, flags)
     if failed:
